@@ -1,0 +1,32 @@
+"""Shared fixtures: an isolated data home for every test, and small synthetic data."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@pytest.fixture(autouse=True)
+def fusion_home(tmp_path, monkeypatch):
+    """Every test writes its store and models under its own folder, never into ~/.fusion_lab."""
+    home = tmp_path / "fusion_home"
+    monkeypatch.setenv("FUSION_LAB_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def synthetic():
+    from fusion_core.data import synthetic_digits
+
+    return synthetic_digits(1200, seed=3)
+
+
+@pytest.fixture(scope="session")
+def prepared(synthetic):
+    """Synthetic data split like a real run: about 1,000 training and 120 validation images."""
+    from fusion_core.data import prepare_data
+
+    return prepare_data(synthetic, train_size=1000, validation_fraction=0.1, seed=0)
