@@ -1,0 +1,381 @@
+"""The run store: every run's configuration, status, metrics and results in one SQLite file.
+
+Standard library only, so the UI can read runs without importing Keras. The store is shared by a
+Streamlit server, its background training threads and other processes (a CLI, a second server),
+so each thread gets its own connection, the file is in WAL mode (readers never block the writer)
+and every write is one `BEGIN IMMEDIATE` transaction that waits up to `BUSY_TIMEOUT_S` for the lock
+instead of failing. A process that dies mid-run cannot mark its own run as stopped; the next
+store that opens notices the dead owner and marks the run 'interrupted' (see
+`mark_interrupted_orphans`).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Self
+
+from fusion_core import paths
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_S = 10.0
+ORPHAN_AFTER_S = 600.0  # a run owned by another host is orphaned after this long without a heartbeat
+STATUSES = ("queued", "running", "done", "stopped", "failed", "interrupted")
+FINAL_STATUSES = ("done", "stopped", "failed")
+SPLITS = ("train", "val", "test")
+# Event fields and their column types; values are coerced so numpy scalars from a trainer store fine.
+METRIC_TYPES = {"split": str, "series": str, "step": int, "epoch": float, "seen": int, "elapsed": float,
+                "loss": float, "accuracy": float}  # fmt: skip
+METRIC_FIELDS = tuple(METRIC_TYPES)
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, kind TEXT NOT NULL DEFAULT 'train',
+        group_id TEXT, config_json TEXT NOT NULL, config_key TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('queued','running','done','stopped','failed','interrupted')),
+        created_at REAL NOT NULL, started_at REAL, finished_at REAL, backend TEXT, device TEXT,
+        owner_pid INTEGER, owner_host TEXT, heartbeat_at REAL, error TEXT, results_json TEXT,
+        model_path TEXT, timings_json TEXT)""",
+    """CREATE TABLE IF NOT EXISTS metrics (
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, seq INTEGER NOT NULL,
+        split TEXT NOT NULL CHECK (split IN ('train','val','test')), series TEXT NOT NULL,
+        step INTEGER NOT NULL, epoch REAL, seen INTEGER, elapsed REAL, loss REAL, accuracy REAL)""",
+    "CREATE UNIQUE INDEX IF NOT EXISTS metrics_run_seq ON metrics (run_id, seq)",
+    "CREATE INDEX IF NOT EXISTS runs_config_key ON runs (config_key, status)",
+    "CREATE INDEX IF NOT EXISTS runs_group ON runs (group_id)",
+    f"PRAGMA user_version = {SCHEMA_VERSION}",
+)
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked (bad status, newer schema, unreadable file...)."""
+
+
+class RunNotFound(StoreError, KeyError):
+    """No run has this id (it was never created, or it was deleted)."""
+
+    def __init__(self, run_id: int):
+        self.run_id = run_id
+        super().__init__(f"No run with id {run_id} in the run store.")
+
+    def __str__(self) -> str:  # KeyError would otherwise show the message in quotes
+        return str(self.args[0])
+
+
+def canonical_json(config: dict[str, Any]) -> str:
+    """One spelling per config, whatever the key order, so equal configs get equal keys."""
+    return json.dumps(config, sort_keys=True, separators=(",", ":"))
+
+
+def config_key(config: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(config).encode("utf-8")).hexdigest()
+
+
+def _as_dict(config: Any) -> dict[str, Any]:
+    """Accept a RunConfig (anything with `to_dict`) as well as a plain dict."""
+    return config.to_dict() if hasattr(config, "to_dict") else dict(config)
+
+
+def _pid_alive(pid: int) -> bool | None:
+    """Whether a process with this pid exists on this host; None where we cannot tell safely."""
+    if os.name == "nt":  # there os.kill(pid, 0) would terminate the process
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by another user
+        return True
+    return True
+
+
+class RunStore:
+    """Runs and their metrics in one SQLite file; safe to share across threads and processes."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None):
+        self.path = Path(path) if path is not None else paths.store_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._conns: list[tuple[threading.Thread, int, sqlite3.Connection]] = []
+        self._host = socket.gethostname()
+        try:
+            self._init_schema()
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            raise StoreError(f"{self.path} is not a readable Fusion Lab run store: {exc}") from exc
+        except StoreError:
+            self.close()
+            raise
+        self.mark_interrupted_orphans()
+
+    # -- connections -------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        """This thread's connection: sqlite3 connections must not be used by two threads at once.
+
+        Streamlit runs every script rerun on a new thread, so connections of threads that have
+        ended are closed here rather than piling up.
+        """
+        conn = getattr(self._local, "conn", None)
+        if conn is None or self._local.pid != os.getpid():  # a forked child needs its own
+            conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            self._local.conn, self._local.pid = conn, os.getpid()
+            with self._lock:
+                dead = [c for t, pid, c in self._conns if pid == os.getpid() and not t.is_alive()]
+                self._conns = [e for e in self._conns if e[2] not in dead]
+                self._conns.append((threading.current_thread(), os.getpid(), conn))
+            for c in dead:
+                c.close()
+        return conn
+
+    def _rows(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        return self._conn().execute(sql, params).fetchall()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; IMMEDIATE takes the lock up front, so it waits but never deadlocks."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connections this store opened in this process; later calls open fresh ones."""
+        with self._lock:
+            conns, self._conns = self._conns, []
+            self._local = threading.local()
+        for _, pid, conn in conns:
+            if pid == os.getpid():  # a forked child must not touch its parent's connections
+                conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _init_schema(self) -> None:
+        conn = self._conn()
+        self._check_version(conn)  # before anything writes to a file we may not understand
+        conn.execute("PRAGMA journal_mode = WAL")
+        with self._write() as c:
+            if self._check_version(c) < SCHEMA_VERSION:
+                for statement in _SCHEMA:
+                    c.execute(statement)
+
+    def _check_version(self, conn: sqlite3.Connection) -> int:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} uses run store schema version {version}, but this Fusion Lab only "
+                f"understands up to version {SCHEMA_VERSION}. Update Fusion Lab or use another "
+                f"FUSION_LAB_HOME."
+            )
+        return version
+
+    def _update(self, run_id: int, sql: str, params: tuple = ()) -> None:
+        with self._write() as c:
+            if c.execute(f"UPDATE runs SET {sql} WHERE id = ?", (*params, run_id)).rowcount == 0:
+                raise RunNotFound(run_id)
+
+    # -- runs --------------------------------------------------------------------------------
+    def create_run(
+        self,
+        config: dict[str, Any],
+        *,
+        name: str | None = None,
+        kind: str = "train",
+        group_id: str | None = None,
+    ) -> int:
+        """A new 'queued' run owned by this process; its name defaults to 'Run <id>'."""
+        config = _as_dict(config)
+        now = time.time()
+        with self._write() as c:
+            cur = c.execute(
+                "INSERT INTO runs (name, kind, group_id, config_json, config_key, status, created_at,"
+                " owner_pid, owner_host, heartbeat_at) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+                (name or "", kind, group_id, canonical_json(config), config_key(config), now, os.getpid(),
+                 self._host, now),
+            )  # fmt: skip
+            run_id = int(cur.lastrowid)
+            if not name:
+                c.execute("UPDATE runs SET name = ? WHERE id = ?", (f"Run {run_id}", run_id))
+        return run_id
+
+    def mark_running(self, run_id: int, *, backend: str, device: str) -> None:
+        """The run has started here; this process becomes its owner (it may not be the creator)."""
+        now = time.time()
+        self._update(
+            run_id,
+            "status = 'running', started_at = ?, heartbeat_at = ?, backend = ?, device = ?,"
+            " owner_pid = ?, owner_host = ?",
+            (now, now, backend, device, os.getpid(), self._host),
+        )
+
+    def heartbeat(self, run_id: int) -> None:
+        """Proof of life for runs watched from another host (pids mean nothing there)."""
+        self._update(run_id, "heartbeat_at = ?", (time.time(),))
+
+    def finish(
+        self,
+        run_id: int,
+        status: str,
+        *,
+        results: dict[str, Any] | None = None,
+        error: str | None = None,
+        timings: dict[str, Any] | None = None,
+    ) -> None:
+        if status not in FINAL_STATUSES:
+            raise StoreError(f"A run can finish as one of {', '.join(FINAL_STATUSES)}. Received: {status!r}")
+        now = time.time()
+        self._update(
+            run_id,
+            "status = ?, finished_at = ?, heartbeat_at = ?, results_json = ?, error = ?, timings_json = ?",
+            (status, now, now, _dumps(results), error, _dumps(timings)),
+        )
+
+    def set_model_path(self, run_id: int, path: str | os.PathLike[str]) -> None:
+        self._update(run_id, "model_path = ?", (os.fspath(path),))
+
+    def rename(self, run_id: int, name: str) -> None:
+        self._update(run_id, "name = ?", (name,))
+
+    def delete(self, run_id: int) -> None:
+        """Remove the run, its metrics (cascade) and its saved model, so nothing is left behind."""
+        with self._write() as c:
+            row = c.execute("SELECT model_path FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFound(run_id)
+            c.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        model = Path(row["model_path"] or "")
+        if row["model_path"] and model.is_dir():  # a SavedModel-style folder
+            shutil.rmtree(model, ignore_errors=True)
+        elif row["model_path"]:
+            model.unlink(missing_ok=True)
+
+    def get_run(self, run_id: int) -> dict[str, Any] | None:
+        """Every column, plus `config`, `results` and `timings` decoded to dicts (None if unset)."""
+        rows = self._rows("SELECT * FROM runs WHERE id = ?", (run_id,))
+        return _decode(rows[0]) if rows else None
+
+    def list_runs(
+        self, *, status: str | None = None, kind: str | None = None, group_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Runs newest first, optionally filtered; metrics are fetched separately."""
+        if status is not None and status not in STATUSES:
+            raise StoreError(f"status must be one of {', '.join(STATUSES)}. Received: {status!r}")
+        filters = {"status": status, "kind": kind, "group_id": group_id}
+        where = [(col, val) for col, val in filters.items() if val is not None]
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(f"{c} = ?" for c, _ in where) if where else "")
+        rows = self._rows(sql + " ORDER BY id DESC", tuple(v for _, v in where))
+        return [_decode(r) for r in rows]
+
+    def find_done_run(self, config: dict[str, Any]) -> dict[str, Any] | None:
+        """The newest finished run of exactly this config, so an experiment never retrains it."""
+        rows = self._rows(
+            "SELECT * FROM runs WHERE config_key = ? AND status = 'done' ORDER BY id DESC LIMIT 1",
+            (config_key(_as_dict(config)),),
+        )
+        return _decode(rows[0]) if rows else None
+
+    def mark_interrupted_orphans(self) -> list[int]:
+        """Mark 'interrupted' the queued/running runs whose owner process is gone; return their ids.
+
+        Same host: the owner pid no longer exists. Other host: no heartbeat for ORPHAN_AFTER_S.
+        Runs of this very process are never touched. Metrics are kept so the curves stay viewable.
+        """
+        rows = self._rows(
+            "SELECT id, owner_pid, owner_host, COALESCE(heartbeat_at, started_at, created_at) AS beat"
+            " FROM runs WHERE status IN ('queued', 'running')"
+        )
+        now, marked = time.time(), []
+        for r in rows:
+            pid, host = r["owner_pid"], r["owner_host"]
+            if host == self._host and pid == os.getpid():
+                continue
+            alive = _pid_alive(pid) if host == self._host and pid else None
+            if alive is True or (alive is None and now - r["beat"] <= ORPHAN_AFTER_S):
+                continue
+            error = f"Interrupted: the process that ran it (pid {pid} on {host}) stopped before it finished."
+            with self._write() as c:  # the status guard loses gracefully to a concurrent finish()
+                cur = c.execute(
+                    "UPDATE runs SET status = 'interrupted', finished_at = ?, error = ?"
+                    " WHERE id = ? AND status IN ('queued', 'running')",
+                    (now, error, r["id"]),
+                )
+            if cur.rowcount:
+                marked.append(r["id"])
+        return marked
+
+    # -- metrics -----------------------------------------------------------------------------
+    def append_metrics(self, run_id: int, events: list[dict[str, Any]]) -> None:
+        """Add events in one transaction; seq continues per run so pollers can ask for 'after N'."""
+        with self._write() as c:
+            if c.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is None:
+                raise RunNotFound(run_id)
+            last = c.execute("SELECT COALESCE(MAX(seq), -1) FROM metrics WHERE run_id = ?", (run_id,))
+            start = last.fetchone()[0] + 1
+            try:
+                rows = [(run_id, start + i, *_metric_values(ev)) for i, ev in enumerate(events)]
+                c.executemany(f"INSERT INTO metrics VALUES (?, ?{', ?' * len(METRIC_FIELDS)})", rows)
+            except (sqlite3.IntegrityError, TypeError, ValueError) as exc:
+                raise StoreError(
+                    f"Bad metric event for run {run_id}: split must be one of {', '.join(SPLITS)}, "
+                    f"split, series and step are required and the rest numbers or None ({exc})."
+                ) from exc
+            c.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", (time.time(), run_id))
+
+    def metrics(self, run_id: int, *, after_seq: int = -1) -> list[dict[str, Any]]:
+        """The run's events with seq > after_seq, in order (a UI polls with its last seen seq)."""
+        rows = self._rows(
+            f"SELECT seq, {', '.join(METRIC_FIELDS)} FROM metrics WHERE run_id = ? AND seq > ? ORDER BY seq",
+            (run_id, after_seq),
+        )
+        if not rows and not self._rows("SELECT 1 FROM runs WHERE id = ?", (run_id,)):
+            raise RunNotFound(run_id)
+        return [dict(r) for r in rows]
+
+    def export_metrics_csv(self, run_id: int) -> str:
+        """The run's metrics as CSV text with a header row, for download."""
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=("seq", *METRIC_FIELDS), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.metrics(run_id))
+        return out.getvalue()
+
+
+def _dumps(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True)
+
+
+def _metric_values(event: dict[str, Any]) -> tuple:
+    return tuple(None if event.get(f) is None else kind(event[f]) for f, kind in METRIC_TYPES.items())
+
+
+def _decode(row: sqlite3.Row) -> dict[str, Any]:
+    run = dict(row)
+    for key in ("config", "results", "timings"):
+        raw = run.get(f"{key}_json")
+        run[key] = json.loads(raw) if raw else None
+    return run

@@ -1,0 +1,357 @@
+"""The run store against real SQLite files: round trips, polling, reuse lookups, concurrency, crashes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import multiprocessing
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # so `fusion_core` imports without installing the package
+    sys.path.insert(0, str(ROOT))
+
+from fusion_core.store import (  # noqa: E402 -- after the sys.path guard above
+    SCHEMA_VERSION,
+    RunNotFound,
+    RunStore,
+    StoreError,
+    config_key,
+)
+
+CONFIG = {"fusion": {"type": "parallel", "num_members": 3, "rule": "soft"}, "training": {"epochs": 2}}
+
+
+@pytest.fixture(autouse=True)
+def lab_home(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("FUSION_LAB_HOME", str(home))
+    return home
+
+
+@pytest.fixture
+def store(lab_home):
+    s = RunStore()
+    yield s
+    s.close()
+
+
+def event(step: int, split: str = "train", series: str = "fused", loss: float | None = 0.5) -> dict:
+    return {
+        "split": split,
+        "series": series,
+        "step": step,
+        "epoch": step / 10,
+        "seen": step * 128,
+        "elapsed": step * 0.01,
+        "loss": loss,
+        "accuracy": None if loss is None else 0.9,
+    }
+
+
+def assert_contiguous(store: RunStore, run_id: int, expected_rows: int) -> list[dict]:
+    rows = store.metrics(run_id)
+    assert [r["seq"] for r in rows] == list(range(expected_rows))
+    return rows
+
+
+# -- round trips -------------------------------------------------------------------------------
+def test_default_path_is_inside_fusion_lab_home(store, lab_home):
+    assert store.path == lab_home / "runs.sqlite"
+    assert store.path.exists()
+
+
+def test_create_list_get_round_trip(store):
+    first = store.create_run(CONFIG)
+    second = store.create_run(CONFIG, name="Sweep point", kind="sweep", group_id="exp-1")
+    run = store.get_run(first)
+    assert run["name"] == f"Run {first}"
+    assert run["status"] == "queued" and run["kind"] == "train" and run["group_id"] is None
+    assert run["config"] == CONFIG and run["results"] is None and run["timings"] is None
+    assert run["owner_pid"] == os.getpid() and run["created_at"] <= time.time()
+    assert run["config_key"] == config_key(CONFIG)
+
+    store.mark_running(second, backend="jax", device="cpu")
+    store.heartbeat(second)
+    store.set_model_path(second, "/tmp/model.keras")
+    store.finish(second, "done", results={"test_accuracy": 0.97}, timings={"train_s": 1.5})
+    run = store.get_run(second)
+    assert run["status"] == "done" and run["backend"] == "jax" and run["device"] == "cpu"
+    assert run["results"] == {"test_accuracy": 0.97} and run["timings"] == {"train_s": 1.5}
+    assert run["model_path"] == "/tmp/model.keras"
+    assert run["started_at"] <= run["finished_at"]
+
+    assert [r["id"] for r in store.list_runs()] == [second, first]
+    assert [r["id"] for r in store.list_runs(status="queued")] == [first]
+    assert [r["id"] for r in store.list_runs(kind="sweep", group_id="exp-1")] == [second]
+    assert store.list_runs(group_id="nope") == []
+    assert store.get_run(9999) is None
+
+
+def test_metrics_append_and_poll_after_seq(store):
+    run_id = store.create_run(CONFIG)
+    assert store.metrics(run_id) == []
+    store.append_metrics(run_id, [event(1), event(1, "val", "member_0", loss=None)])
+    rows = store.metrics(run_id)
+    assert [r["seq"] for r in rows] == [0, 1]
+    assert rows[1] == {"seq": 1, **event(1, "val", "member_0", loss=None)}
+    store.append_metrics(run_id, [event(2), event(3)])
+    new = store.metrics(run_id, after_seq=rows[-1]["seq"])
+    assert [(r["seq"], r["step"]) for r in new] == [(2, 2), (3, 3)]
+    assert store.metrics(run_id, after_seq=3) == []
+
+    text = store.export_metrics_csv(run_id)
+    parsed = list(csv.DictReader(io.StringIO(text)))
+    assert text.splitlines()[0] == "seq,split,series,step,epoch,seen,elapsed,loss,accuracy"
+    assert len(parsed) == 4 and parsed[1]["series"] == "member_0" and parsed[1]["loss"] == ""
+
+
+def test_numpy_scalars_are_stored_as_plain_numbers(store):
+    np = pytest.importorskip("numpy")
+    run_id = store.create_run(CONFIG)
+    store.append_metrics(run_id, [{**event(1), "step": np.int64(7), "loss": np.float32(0.25)}])
+    row = store.metrics(run_id)[0]
+    assert row["step"] == 7 and row["loss"] == 0.25
+    assert type(row["step"]) is int and type(row["loss"]) is float
+    with pytest.raises(StoreError, match="numbers or None"):
+        store.append_metrics(run_id, [{**event(2), "loss": "low"}])
+
+
+def test_connections_of_finished_threads_are_closed(store):
+    """Streamlit runs each rerun on a fresh thread; their connections must not pile up."""
+    run_id = store.create_run(CONFIG)
+    for _ in range(20):
+        t = threading.Thread(target=store.get_run, args=(run_id,))
+        t.start()
+        t.join()
+    assert len(store._conns) <= 2  # this thread's and at most the last finished one
+
+
+def test_append_metrics_refreshes_heartbeat(store):
+    run_id = store.create_run(CONFIG)
+    before = store.get_run(run_id)["heartbeat_at"]
+    time.sleep(0.01)
+    store.append_metrics(run_id, [event(1)])
+    assert store.get_run(run_id)["heartbeat_at"] > before
+
+
+def test_find_done_run_ignores_key_order_and_unfinished_runs(store):
+    reordered = {"training": {"epochs": 2}, "fusion": {"rule": "soft", "num_members": 3, "type": "parallel"}}
+    assert store.find_done_run(reordered) is None
+    old = store.create_run(CONFIG)
+    store.finish(old, "done", results={"acc": 0.9})
+    newer = store.create_run(CONFIG)
+    store.finish(newer, "done", results={"acc": 0.91})
+    store.create_run(CONFIG)  # queued: not reusable
+    failed = store.create_run(CONFIG)
+    store.finish(failed, "failed", error="boom")
+    found = store.find_done_run(reordered)
+    assert found["id"] == newer and found["results"] == {"acc": 0.91}
+    assert store.find_done_run({**CONFIG, "training": {"epochs": 3}}) is None
+
+
+def test_rename_and_delete_remove_model_and_metrics(store, tmp_path):
+    run_id = store.create_run(CONFIG)
+    keep = store.create_run(CONFIG)
+    store.rename(run_id, "Best so far")
+    assert store.get_run(run_id)["name"] == "Best so far"
+    model = tmp_path / "model.keras"
+    model.write_bytes(b"weights")
+    store.set_model_path(run_id, model)
+    store.append_metrics(run_id, [event(1), event(2)])
+    store.append_metrics(keep, [event(1)])
+
+    store.delete(run_id)
+    assert store.get_run(run_id) is None
+    assert not model.exists()
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM metrics WHERE run_id = ?", (run_id,)).fetchone()[0] == 0
+    assert len(store.metrics(keep)) == 1
+    with pytest.raises(RunNotFound):
+        store.delete(run_id)
+
+
+def test_validation_errors(store):
+    run_id = store.create_run(CONFIG)
+    with pytest.raises(KeyError, match="12345"):  # RunNotFound is a KeyError
+        store.rename(12345, "x")
+    for call in (
+        lambda: store.mark_running(12345, backend="jax", device="cpu"),
+        lambda: store.heartbeat(12345),
+        lambda: store.finish(12345, "done"),
+        lambda: store.append_metrics(12345, [event(1)]),
+        lambda: store.metrics(12345),
+        lambda: store.set_model_path(12345, "m.keras"),
+    ):
+        with pytest.raises(RunNotFound, match="No run with id 12345"):
+            call()
+    with pytest.raises(StoreError, match="'running'"):
+        store.finish(run_id, "running")
+    with pytest.raises(StoreError, match="status must be one of"):
+        store.list_runs(status="exploded")
+    with pytest.raises(StoreError, match="split"):
+        store.append_metrics(run_id, [event(1), event(2, split="holdout")])
+    assert store.metrics(run_id) == []  # the failed batch left nothing behind
+
+
+# -- schema ------------------------------------------------------------------------------------
+def test_schema_version_recorded_and_creation_idempotent(store):
+    store.create_run(CONFIG)
+    RunStore(store.path).close()
+    with sqlite3.connect(store.path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert len(store.list_runs()) == 1
+
+
+def test_newer_schema_is_refused(tmp_path):
+    path = tmp_path / "future.sqlite"
+    RunStore(path).close()
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StoreError, match=f"schema version {SCHEMA_VERSION + 1}"):
+        RunStore(path)
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path):
+    path = tmp_path / "junk.sqlite"
+    path.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match="not a readable"):
+        RunStore(path)
+
+
+# -- concurrency -------------------------------------------------------------------------------
+def test_two_threads_appending_lose_nothing(store):
+    runs = [store.create_run(CONFIG), store.create_run(CONFIG)]
+    batches, per_batch = 200, 3
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def writer(tag: int) -> None:
+        try:
+            barrier.wait()
+            for b in range(batches):
+                for run_id in runs:
+                    store.append_metrics(
+                        run_id, [event(b * per_batch + i, series=f"member_{tag}") for i in range(per_batch)]
+                    )
+        except Exception as exc:  # surfaced below; a thread's exception is otherwise lost
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for run_id in runs:
+        rows = assert_contiguous(store, run_id, 2 * batches * per_batch)
+        for tag in range(2):  # each writer's events all arrived, in its own order
+            steps = [r["step"] for r in rows if r["series"] == f"member_{tag}"]
+            assert steps == list(range(batches * per_batch))
+
+
+def _process_writer(path: str, shared_run: int, tag: int, barrier, batches: int) -> None:
+    """Runs in a spawned process: its own RunStore on the same file, writing while the other does."""
+    store = RunStore(path)
+    own = [store.create_run(CONFIG, name=f"proc {tag} run {i}") for i in range(2)]
+    barrier.wait()
+    for b in range(batches):
+        for run_id in (shared_run, *own):
+            store.append_metrics(run_id, [event(b * 2 + i, series=f"member_{tag}") for i in range(2)])
+    for run_id in own:
+        store.finish(run_id, "done")
+    store.close()
+
+
+def test_two_processes_appending_lose_nothing(store):
+    shared = store.create_run(CONFIG, name="shared")
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(2)
+    batches = 60
+    procs = [
+        ctx.Process(target=_process_writer, args=(str(store.path), shared, tag, barrier, batches))
+        for tag in range(2)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    assert [p.exitcode for p in procs] == [0, 0]
+
+    own = [r for r in store.list_runs() if r["id"] != shared]
+    assert len(own) == 4 and all(r["status"] == "done" for r in own)
+    for run in own:
+        assert_contiguous(store, run["id"], batches * 2)
+    rows = assert_contiguous(store, shared, 2 * batches * 2)
+    for tag in range(2):
+        assert [r["step"] for r in rows if r["series"] == f"member_{tag}"] == list(range(batches * 2))
+    assert store.get_run(shared)["status"] == "queued"  # owned by this live process
+
+
+# -- crashes -----------------------------------------------------------------------------------
+CRASHING_CHILD = textwrap.dedent(
+    """
+    import os, sys
+    from fusion_core.store import RunStore
+    store = RunStore()
+    run_id = store.create_run({"crash": True})
+    store.mark_running(run_id, backend="jax", device="cpu")
+    store.append_metrics(run_id, [
+        {"split": "train", "series": "fused", "step": s, "epoch": 0.0, "seen": s, "elapsed": 0.1,
+         "loss": 1.0, "accuracy": 0.5} for s in range(5)
+    ])
+    print(run_id, flush=True)
+    os._exit(1)
+    """
+)
+
+
+def test_crashed_process_run_becomes_interrupted_and_keeps_metrics(store, lab_home):
+    mine = store.create_run(CONFIG)
+    mine_running = store.create_run(CONFIG)
+    store.mark_running(mine_running, backend="jax", device="cpu")
+    env = {**os.environ, "FUSION_LAB_HOME": str(lab_home), "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, "-c", CRASHING_CHILD],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc.stderr
+    crashed = int(proc.stdout.strip())
+    assert store.get_run(crashed)["status"] == "running"  # nobody has looked yet
+
+    reopened = RunStore()
+    run = reopened.get_run(crashed)
+    assert run["status"] == "interrupted"
+    assert "stopped" in run["error"] and run["finished_at"] is not None
+    assert [r["step"] for r in reopened.metrics(crashed)] == list(range(5))
+    assert reopened.get_run(mine)["status"] == "queued"
+    assert reopened.get_run(mine_running)["status"] == "running"
+    assert reopened.mark_interrupted_orphans() == []
+    reopened.close()
+
+
+def test_other_host_runs_are_orphaned_only_after_a_stale_heartbeat(store):
+    stale, fresh = store.create_run(CONFIG), store.create_run(CONFIG)
+    with sqlite3.connect(store.path) as conn:
+        conn.execute(
+            "UPDATE runs SET owner_host = 'elsewhere', owner_pid = 1, heartbeat_at = ? WHERE id = ?",
+            (time.time() - 3600, stale),
+        )
+        conn.execute("UPDATE runs SET owner_host = 'elsewhere', owner_pid = 1 WHERE id = ?", (fresh,))
+    assert store.mark_interrupted_orphans() == [stale]
+    assert store.get_run(stale)["status"] == "interrupted"
+    assert store.get_run(fresh)["status"] == "queued"
