@@ -21,13 +21,15 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int = 
 
 
 def predict_one(model: keras.Model, image: np.ndarray) -> dict[str, np.ndarray]:
-    """Every output's probabilities for one image (784 values or 28x28), by a direct call.
+    """Every output's probabilities for one image (784 values or 28x28).
 
-    A direct call skips `model.predict`'s per-call setup, which dominates for a single image.
+    `predict_on_batch` runs the compiled predict step directly: about 2 ms for five members on two
+    CPU cores, against about 12 ms for an eager `model(x)` call and far more for `model.predict`,
+    whose per-call setup dominates for a single image.
     """
     x = np.asarray(image, dtype="float32").reshape(1, -1)
-    out = model(x, training=False)
-    return {name: keras.ops.convert_to_numpy(value)[0] for name, value in out.items()}
+    out = model.predict_on_batch(x)
+    return {name: np.asarray(value)[0] for name, value in out.items()}
 
 
 def latency_ms(model: keras.Model, repeats: int = 30) -> float:

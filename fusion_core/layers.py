@@ -56,13 +56,18 @@ class WeightedAverage(layers.Layer):
             shape=(len(input_shape),), initializer="zeros", trainable=True, name="member_logits"
         )
 
+    def _normalised(self):
+        # softmax written out: Keras warns about a softmax over a single member's axis.
+        e = ops.exp(self.logits - ops.max(self.logits))
+        return e / ops.sum(e)
+
     def call(self, inputs):
-        weights = ops.softmax(self.logits)
+        weights = self._normalised()
         stacked = ops.stack(inputs, axis=1)  # (batch, K, classes)
         return ops.sum(stacked * ops.reshape(weights, (1, -1, 1)), axis=1)
 
     def member_weights(self):
-        return ops.convert_to_numpy(ops.softmax(self.logits))
+        return ops.convert_to_numpy(self._normalised())
 
     def compute_output_shape(self, input_shape):
         return input_shape[0]

@@ -10,6 +10,14 @@ from fusion_core.models import FUSED, build_model, count_params, load_model, mem
 
 pytestmark = pytest.mark.jax
 
+def test_runs_on_the_backend_the_environment_names():
+    import os
+
+    import keras
+
+    assert keras.backend.backend() == os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
 ALL_FUSIONS = [(t, r) for t, rules in FUSION_RULES.items() for r in rules]
 
 
