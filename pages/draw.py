@@ -1,0 +1,143 @@
+"""Draw a digit: a canvas (or an uploaded picture) and what every member and the fusion make of it."""
+
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from fusion_core.config import make_config
+from fusion_core.preprocess import load_image_bytes
+from ui.frame import require_frame
+from ui.i18n import t
+from ui.predict_ui import (
+    USABLE_STATUSES,
+    enlarge,
+    finished_runs,
+    format_accuracy,
+    fused_test_accuracy,
+    load_run_model,
+    model_picker_ui,
+    predict_drawing,
+    show_members,
+    show_verdict,
+)
+from ui.presets import PRESETS
+from ui.state import get_runner, get_store
+
+require_frame()
+
+QUICK_RUN = "draw_quick_run_id"  # the one-click run this visitor started, while it trains
+CANVAS_GEN = "draw_canvas_gen"  # bumped by Clear: a new canvas key gives an empty canvas
+ACTIVE = ("queued", "running")
+
+st.session_state.setdefault(QUICK_RUN, None)
+st.session_state.setdefault(CANVAS_GEN, 0)
+
+st.title(t("draw.title"))
+st.caption(t("draw.intro"))
+
+store = get_store()
+runner = get_runner()
+
+
+@st.fragment(run_every=1)
+def quick_progress(run_id: int) -> None:
+    """Overwrites one progress bar each second; reruns the page once the run has ended."""
+    state = runner.state(run_id)
+    if state["status"] not in ACTIVE:
+        st.rerun()
+    progress = state["progress"]
+    if state["queue_position"]:
+        st.progress(0.0, text=t("draw.quick_queued", position=state["queue_position"]))
+    elif progress is None:
+        st.progress(0.0, text=t("draw.quick_starting"))
+    else:
+        seconds = progress["seconds_left"] or 0.0
+        st.progress(
+            progress["fraction"], text=t("draw.quick_progress", percent=progress["fraction"], seconds=seconds)
+        )
+
+
+quick_id = st.session_state[QUICK_RUN]
+if quick_id is not None and runner.state(quick_id)["status"] not in ACTIVE:
+    finished = store.get_run(quick_id)
+    st.session_state[QUICK_RUN] = quick_id = None
+    if finished and finished["status"] in USABLE_STATUSES:
+        st.session_state["draw_run_id"] = finished["id"]
+        st.success(t("draw.quick_done", accuracy=format_accuracy(fused_test_accuracy(finished))))
+    elif finished:
+        st.error(t("draw.quick_failed", error=finished["error"] or finished["status"]))
+
+runs = finished_runs(store)
+if quick_id is not None:
+    quick_progress(quick_id)
+elif not runs:
+    st.subheader(t("draw.empty_title"))
+    st.write(t("draw.empty_body"))
+    if st.button(t("draw.quick_train"), key="quick_train", type="primary", icon="⚡"):
+        run_id = runner.submit(make_config(**PRESETS["quick"]), name=t("draw.quick_name"), kind="quick")
+        st.session_state[QUICK_RUN] = run_id
+        st.rerun()
+
+run = model_picker_ui(runs)
+model = None
+if run is not None:
+    try:
+        model = load_run_model(run)
+    except Exception as exc:  # noqa: BLE001 - a damaged or vanished file: say so, keep the page
+        st.error(t("error.generic", error=exc))
+
+
+def _clear_canvas() -> None:
+    st.session_state[CANVAS_GEN] += 1
+
+
+@st.fragment
+def draw_and_predict() -> None:
+    """Canvas strokes rerun only this part of the page: preprocess, predict, draw the bars."""
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        st.caption(t("draw.canvas_label"))
+        gen = st.session_state[CANVAS_GEN]
+        canvas = st_canvas(
+            stroke_width=18,
+            stroke_color="#000000",
+            background_color="#FFFFFF",
+            height=280,
+            width=280,
+            drawing_mode="freedraw",
+            update_streamlit=True,
+            return_image_data=True,
+            key="canvas" if gen == 0 else f"canvas_{gen}",
+        )
+        st.button(t("draw.clear"), key="draw_clear", icon="🧽", on_click=_clear_canvas)
+        upload = st.file_uploader(
+            t("draw.upload"), type=["png", "jpg", "jpeg"], key="draw_upload", help=t("draw.upload_help")
+        )
+
+    image = canvas.image_data if canvas is not None else None
+    if upload is not None:
+        try:
+            image = load_image_bytes(upload.getvalue())
+        except ValueError as exc:
+            with left:
+                st.error(str(exc))
+            image = None
+        else:
+            with left:
+                st.caption(t("draw.using_upload"))
+
+    with right:
+        if model is None:
+            return
+        pred = predict_drawing(model, image) if image is not None else None
+        if pred is None:
+            st.info(t("draw.prompt"), icon="✏️")
+            return
+        seen, verdict = st.columns([1, 4], vertical_alignment="center")
+        with seen:
+            st.image(enlarge(pred.image, 5), caption=t("draw.seen"))
+        with verdict:
+            show_verdict(pred, key="draw")
+    show_members(pred, key="draw")
+
+
+draw_and_predict()

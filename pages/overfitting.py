@@ -1,0 +1,88 @@
+"""Overfitting: Nielsen's 1,000-image network learns its training set by heart; do the remedies help?"""
+
+import streamlit as st
+
+from fusion_core.experiments import (
+    OVERFIT_DROPOUT,
+    OVERFIT_L2,
+    OVERFIT_MEMBERS,
+    OVERFIT_PATIENCE,
+    overfit_config,
+)
+from ui.charts import overlay_figure
+from ui.frame import require_frame
+from ui.i18n import t
+from ui.labs import intro, mnist_or_error, what_to_look_for
+from ui.labs_charts import gap_figure, gap_table, variant_label
+from ui.labs_views import overfit_variants
+from ui.live import ACTIVE, live_run, remember_run, remembered_run
+from ui.state import get_runner, get_store
+
+RUN_KEY, RUN_PARAM = "overfit_run_id", "run"  # the visitor's run, in session state and the URL
+REUSED = "overfit_reused"  # set when Train found the network already stored, shown once
+MAX_EPOCHS = 60
+DEFAULTS = {"overfit_dropout": False, "overfit_l2": False, "overfit_early": False, "overfit_fusion": False,
+            "overfit_epochs": 30}  # fmt: skip
+
+require_frame()
+intro("overfit")
+mnist = mnist_or_error()
+for key, value in DEFAULTS.items():
+    st.session_state.setdefault(key, value)
+
+with st.container(border=True):
+    dropout_col, l2_col, early_col, fusion_col = st.columns(4)
+    dropout = dropout_col.toggle(
+        t("overfit.dropout"), key="overfit_dropout", help=t("overfit.dropout.help", rate=OVERFIT_DROPOUT)
+    )
+    l2 = l2_col.toggle(t("overfit.l2"), key="overfit_l2", help=t("overfit.l2.help", l2=OVERFIT_L2))
+    early = early_col.toggle(
+        t("overfit.early"), key="overfit_early", help=t("overfit.early.help", n=OVERFIT_PATIENCE)
+    )
+    fusion = fusion_col.toggle(
+        t("overfit.fusion"), key="overfit_fusion", help=t("overfit.fusion.help", k=OVERFIT_MEMBERS)
+    )
+    epochs = st.slider(t("overfit.epochs"), 1, MAX_EPOCHS, key="overfit_epochs")
+
+config = overfit_config(dropout=dropout, l2=l2, early_stopping=early, fusion=fusion, epochs=epochs)
+variant = variant_label(config.to_dict())
+
+run_id = remembered_run(RUN_KEY, RUN_PARAM)
+busy = run_id is not None and get_runner().state(run_id)["status"] in ACTIVE
+button_col, summary_col = st.columns([1, 5], vertical_alignment="center")
+clicked = button_col.button(
+    t("overfit.train"),
+    key="overfit_train",
+    type="primary",
+    disabled=mnist is None or busy,
+    help=t("overfit.busy") if busy else t("overfit.train.help"),
+    width="stretch",
+)
+summary_col.caption(t("overfit.summary", variant=variant, describe=config.describe(), epochs=epochs))
+if clicked:
+    stored = get_store().find_done_run(config.to_dict())
+    if stored is not None:  # never train the same network twice
+        run_id = stored["id"]
+        st.session_state[REUSED] = run_id
+    else:
+        run_id = get_runner().submit(config, name=f"overfit {variant}", kind="overfit")
+    remember_run(run_id, RUN_KEY, RUN_PARAM)
+    st.rerun()  # so the button shows the run as busy
+if st.session_state.pop(REUSED, None) == run_id and run_id is not None:
+    st.info(t("overfit.reused", run_id=run_id), icon="♻️")
+
+st.header(t("overfit.live"), divider="gray")
+live_run(run_id, key="overfit_live")
+
+st.header(t("overfit.compare"), divider="gray")
+st.caption(t("overfit.compare.caption"))
+rows, curves = overfit_variants(get_store())
+gap_col, curves_col = st.columns(2, gap="large")
+gap_col.plotly_chart(gap_figure(rows))
+overlay = overlay_figure(curves, "accuracy", x="epoch", title=t("overfit.curves"))
+overlay.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0.0})  # half a page wide
+curves_col.plotly_chart(overlay)
+variant_column = {t("labs.col.variant"): st.column_config.TextColumn(width="large")}
+st.dataframe(gap_table(rows), hide_index=True, width="stretch", column_config=variant_column)
+
+what_to_look_for("overfit")

@@ -1,0 +1,229 @@
+"""Runs: every stored run in one table; compare curves, rename, download, delete, upload a model."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from fusion_core.config import FUSION_TYPES
+from fusion_core.data import DataError
+from fusion_core.store import STATUSES, RunNotFound
+from ui.frame import require_frame
+from ui.i18n import t
+from ui.predict_ui import (
+    USABLE_STATUSES,
+    NotAFusionModel,
+    accuracy_bar_figure,
+    filter_runs,
+    format_accuracy,
+    fused_curves_figure,
+    fused_test_accuracy,
+    fused_validation,
+    register_uploaded_model,
+    runs_column_config,
+    runs_frame,
+)
+from ui.state import get_mnist, get_store
+
+require_frame()
+
+FLASH = "runs_flash"  # (kind, text): a message a callback leaves for the next run to show
+UPLOADS = "runs_uploaded"  # file_id -> ("success" | "error", text), so a file is registered once
+
+st.title(t("runs.title"))
+st.caption(t("runs.intro"))
+
+store = get_store()
+
+
+def _flash(kind: str, text: str) -> None:
+    st.session_state[FLASH] = (kind, text)
+
+
+def _clear_selection() -> None:
+    """Row numbers point into the table as it was; after a filter change or a delete they are stale."""
+    st.session_state["runs_table"] = {"selection": {"rows": [], "columns": [], "cells": []}}
+
+
+def _rename(run_id: int) -> None:
+    name = st.session_state.get("runs_rename", "").strip()
+    if not name:
+        _flash("warning", t("runs.rename_empty"))
+        return
+    try:
+        store.rename(run_id, name)
+    except RunNotFound as exc:
+        _flash("error", t("runs.error", error=exc))
+        return
+    _flash("success", t("runs.renamed", run_id=run_id, name=name))
+
+
+def _delete(run_id: int) -> None:
+    try:
+        store.delete(run_id)
+    except RunNotFound as exc:
+        _flash("error", t("runs.error", error=exc))
+    else:
+        _flash("success", t("runs.deleted", run_id=run_id))
+    _clear_selection()
+    st.session_state["runs_delete_confirm"] = False
+    st.session_state.pop("runs_manage", None)
+    st.session_state.pop("runs_manage_for", None)
+    if st.session_state.get("draw_run_id") == run_id:
+        st.session_state["draw_run_id"] = None
+
+
+def upload_section() -> None:
+    st.subheader(t("runs.upload_header"))
+    upload = st.file_uploader(
+        t("runs.upload"), type=["keras"], key="runs_upload_model", help=t("runs.upload_help")
+    )
+    if upload is None:
+        return
+    done = st.session_state.setdefault(UPLOADS, {})
+    if upload.file_id not in done:
+        try:
+            mnist = get_mnist()
+        except DataError:
+            mnist = None  # registered without a test score
+        with st.spinner(t("runs.upload_checking")):
+            try:
+                run_id = register_uploaded_model(store, upload.name, upload.getvalue(), mnist=mnist)
+            except NotAFusionModel as exc:
+                done[upload.file_id] = ("error", t("runs.upload_bad", reason=exc))
+            else:
+                accuracy = format_accuracy(fused_test_accuracy(store.get_run(run_id)))
+                done[upload.file_id] = ("success", t("runs.upload_done", run_id=run_id, accuracy=accuracy))
+                st.rerun()  # so the table above lists the new run
+    kind, text = done[upload.file_id]
+    getattr(st, kind)(text)
+
+
+flash = st.session_state.pop(FLASH, None)
+if flash:
+    getattr(st, flash[0])(flash[1])
+
+all_runs = store.list_runs()
+if not all_runs:
+    st.info(t("runs.empty"), icon="🗂️")
+    if st.button(t("runs.go_train"), key="runs_go_train", type="primary"):
+        st.switch_page("pages/train.py")
+    upload_section()
+    st.stop()
+
+# -- filters and the table ------------------------------------------------------------------------
+f1, f2, f3 = st.columns([2, 2, 3])
+statuses = f1.multiselect(
+    t("runs.filter_status"), STATUSES, key="runs_filter_status", on_change=_clear_selection
+)
+types = f2.multiselect(
+    t("runs.filter_type"), FUSION_TYPES, key="runs_filter_type", on_change=_clear_selection
+)
+search = f3.text_input(
+    t("runs.search"),
+    key="runs_search",
+    placeholder=t("runs.search_placeholder"),
+    on_change=_clear_selection,
+)
+shown = filter_runs(all_runs, statuses=statuses, types=types, search=search)
+if not shown:
+    st.info(t("runs.none_match"))
+    upload_section()
+    st.stop()
+
+frame = runs_frame(shown)
+event = st.dataframe(
+    frame,
+    key="runs_table",
+    on_select="rerun",
+    selection_mode="multi-row",
+    hide_index=True,
+    column_config=runs_column_config(),
+    width="stretch",
+)
+st.caption(t("runs.count", shown=len(shown), total=len(all_runs)))
+selected_ids = [int(frame.iloc[i]["id"]) for i in event.selection.rows if 0 <= i < len(frame)]
+by_id = {run["id"]: run for run in all_runs}
+
+# -- comparison of the selected runs ----------------------------------------------------------------
+st.subheader(t("runs.compare"))
+if not selected_ids:
+    st.caption(t("runs.compare_hint"))
+else:
+    chosen = [by_id[i] for i in selected_ids]
+    curves = {f"{r['name']} (#{r['id']})": fused_validation(store, r["id"]) for r in chosen}
+    if all(c.empty for c in curves.values()):
+        st.info(t("runs.no_curves"))
+    else:
+        c1, c2 = st.columns(2)
+        c1.plotly_chart(fused_curves_figure(curves, "accuracy", t("runs.curve_accuracy")), key="runs_acc")
+        c2.plotly_chart(fused_curves_figure(curves, "loss", t("runs.curve_loss")), key="runs_loss")
+    if any(fused_test_accuracy(r) is not None for r in chosen):
+        bar, _ = st.columns(2)
+        bar.plotly_chart(accuracy_bar_figure(chosen), key="runs_bar")
+
+# -- one run: rename, delete, download, use -------------------------------------------------------------
+st.subheader(t("runs.manage_header"))
+ids = [run["id"] for run in shown]
+picked = [i for i in selected_ids if i not in st.session_state.get("runs_last_selection", [])]
+if picked:
+    st.session_state["runs_manage"] = picked[-1]  # follow the row just ticked in the table
+st.session_state["runs_last_selection"] = selected_ids
+if st.session_state.get("runs_manage") not in ids:
+    st.session_state.pop("runs_manage", None)
+run_id = st.selectbox(
+    t("runs.manage"), ids, format_func=lambda i: f"#{i} · {by_id[i]['name']}", key="runs_manage"
+)
+run = by_id[run_id]
+if st.session_state.get("runs_manage_for") != run_id:  # a different run: reset its form
+    st.session_state["runs_manage_for"] = run_id
+    st.session_state["runs_rename"] = run["name"]
+    st.session_state["runs_delete_confirm"] = False
+if run.get("error"):
+    st.caption(t("runs.error", error=run["error"]))
+
+left, right = st.columns(2, gap="large")
+with left:
+    st.text_input(t("runs.rename"), key="runs_rename")
+    st.button(t("runs.rename_button"), key="runs_rename_btn", on_click=_rename, args=(run_id,))
+with right:
+    confirmed = st.checkbox(t("runs.delete_confirm", run_id=run_id), key="runs_delete_confirm")
+    st.button(
+        t("runs.delete_button"),
+        key="runs_delete_btn",
+        type="primary",
+        icon="🗑️",
+        disabled=not confirmed,
+        on_click=_delete,
+        args=(run_id,),
+    )
+
+model_path = Path(run["model_path"]) if run.get("model_path") else None
+has_model = model_path is not None and model_path.exists()
+d1, d2, d3 = st.columns(3)
+d1.download_button(
+    t("runs.download_csv"),
+    data=lambda rid=run_id: store.export_metrics_csv(rid),
+    file_name=f"run_{run_id}_metrics.csv",
+    mime="text/csv",
+    key="runs_dl_csv",
+    on_click="ignore",
+    icon="📄",
+)
+if has_model:
+    d2.download_button(
+        t("runs.download_model"),
+        data=lambda p=model_path: p.read_bytes(),
+        file_name=model_path.name,
+        mime="application/octet-stream",
+        key="runs_dl_model",
+        on_click="ignore",
+        icon="💾",
+    )
+    if run["status"] in USABLE_STATUSES and d3.button(t("runs.use_on_draw"), key="runs_use_draw", icon="✍️"):
+        st.session_state["draw_run_id"] = run_id
+        st.switch_page("pages/draw.py")
+else:
+    d2.caption(t("runs.no_model"))
+
+st.divider()
+upload_section()

@@ -1,0 +1,104 @@
+"""Train: choose an architecture and a fusion, watch it learn, read its test results."""
+
+import streamlit as st
+
+from fusion_core.config import MNIST_TRAIN_SIZE
+from fusion_core.data import DataError
+from ui.config_ui import (
+    architecture_dot,
+    clear_preset_request,
+    config_ui,
+    formula_latex,
+    parameter_counts,
+    requested_config,
+)
+from ui.frame import require_frame
+from ui.i18n import register, t
+from ui.live import ACTIVE, live_run, remember_run, remembered_run, run_results
+from ui.state import get_mnist, get_runner, get_store
+
+require_frame()
+
+register(
+    "en",
+    {
+        "train.title": "Train",
+        "train.intro": (
+            "Build a network of stacked Dense layers, or several of them fused into one model, and train it "
+            "on the handwritten digits of MNIST. Pick the fusion and the members' shape, look at the "
+            "architecture and its formula, then press **Train**: the loss and accuracy curves of every "
+            "member (thin) and of the fusion (bold) are drawn while it learns, training solid and "
+            "validation dashed. When it is done, see whether the fusion beat its best member."
+        ),
+        "train.data_error": "MNIST could not be loaded, so training is not possible yet.\n\n{error}",
+        "train.controls": "Architecture and training",
+        "train.before": "Before training",
+        "train.params": "Parameters",
+        "train.params.help": "Weights and biases to learn, members plus the fusion's own.",
+        "train.params.members": "members {members:,} + fusion {fused:,}",
+        "train.formula": "The network as a formula",
+        "train.button": "Train",
+        "train.button.help": "Starts a training job in the background; you can keep using the page.",
+        "train.button.busy": "Your run is still going: stop it or wait for it to finish.",
+        "train.summary": "{describe} · {epochs} epochs on {size:,} images",
+        "train.live": "Training",
+    },
+)
+
+
+def start_training(config) -> None:
+    """Training runs in the job runner's background thread, never on the script thread."""
+    remember_run(get_runner().submit(config, kind="train"))
+    clear_preset_request()
+
+
+st.title(t("train.title"))
+st.markdown(t("train.intro"))
+
+data_error = None
+try:
+    get_mnist()
+except DataError as exc:
+    data_error = str(exc)
+    st.error(t("train.data_error", error=data_error), icon="⚠️")
+
+run_id = remembered_run()
+run = get_store().get_run(run_id) if run_id is not None else None
+with st.container(border=True):  # start from a ready-made experiment, else from the run on show
+    config = config_ui("train", default=requested_config(run["config"] if run else None))
+
+st.header(t("train.before"), divider="gray")
+diagram_col, params_col = st.columns([3, 1], gap="large")
+diagram_col.graphviz_chart(architecture_dot(config), width="stretch")
+with params_col:
+    counts = parameter_counts(config)
+    st.metric(t("train.params"), f"{counts['total']:,}", help=t("train.params.help"))
+    if config.fusion.type != "single":
+        members = counts["total"] - counts["fused"]
+        st.caption(t("train.params.members", members=members, fused=counts["fused"]))
+st.markdown(f"**{t('train.formula')}**")
+st.latex(formula_latex(config))
+
+status = get_runner().state(run_id)["status"] if run_id is not None else None
+busy = status in ACTIVE
+button_col, summary_col = st.columns([1, 5], vertical_alignment="center")
+button_col.button(
+    t("train.button"),
+    type="primary",
+    key="train_button",
+    on_click=start_training,  # before the rerun, so the whole page already shows the new run
+    args=(config,),
+    disabled=bool(data_error) or busy,
+    help=t("train.button.busy") if busy else t("train.button.help"),
+    width="stretch",
+)
+tc = config.training
+pool = MNIST_TRAIN_SIZE - round(MNIST_TRAIN_SIZE * tc.validation_fraction)  # the rest is validation
+summary_col.caption(
+    t("train.summary", describe=config.describe(), epochs=tc.epochs, size=min(tc.train_size, pool))
+)
+
+st.header(t("train.live"), divider="gray")
+status = live_run(run_id, key="train_live")
+if status in ("done", "stopped"):
+    run_results(run_id)

@@ -1,0 +1,410 @@
+"""The four experiment labs (AppTest) and the chart and table builders they draw with (unit tests).
+
+The pages never touch the real MNIST: `fusion_core.data.load_mnist` (read by the page through
+`get_mnist` and by the job runner's default loader) and `fusion_core.jobs.default_loader` are
+replaced by small synthetic digits, and FUSION_LAB_LAB_OVERRIDES shrinks the sweep's networks.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import fusion_core.data
+import fusion_core.experiments
+import fusion_core.jobs
+from fusion_core import paths
+from fusion_core.config import make_config
+from fusion_core.data import DataError, synthetic_digits
+from fusion_core.experiments import COST_AXES, mark_pareto, summarise_sweep
+from fusion_core.models import build_model
+from fusion_core.store import RunStore
+from ui.i18n import t
+from ui.labs_charts import (
+    cost_figure,
+    cost_table,
+    gap_figure,
+    gap_table,
+    robustness_figure,
+    sweep_csv,
+    sweep_figure,
+    sweep_table,
+    variant_label,
+)
+from ui.state import get_runner, get_store
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 60
+SYNTHETIC = synthetic_digits(1200)
+PAGES = {
+    "data_size": ("Data size", "sweep_run"),
+    "overfitting": ("Overfitting", "overfit_train"),
+    "robustness": ("Robustness", "robust_measure"),
+    "cost": ("Cost of fusion", "cost_preset"),
+}
+
+
+@pytest.fixture
+def lab(tmp_path, monkeypatch):
+    """A fresh FUSION_LAB_HOME, synthetic digits, tiny sweep networks, and no cached store or runner."""
+    monkeypatch.setenv("FUSION_LAB_HOME", str(tmp_path))
+    monkeypatch.setenv("FUSION_LAB_LAB_OVERRIDES", '{"hidden_layers": 1, "hidden_units": 16}')
+    monkeypatch.setattr(fusion_core.data, "load_mnist", lambda *a, **k: SYNTHETIC)
+    monkeypatch.setattr(fusion_core.jobs, "default_loader", lambda: SYNTHETIC)
+    st.cache_resource.clear()  # before the app builds its runner and store
+    st.cache_data.clear()
+    yield tmp_path
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def open_page(page: str, query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    at.switch_page(f"pages/{page}.py")
+    if query:
+        at.query_params.update(query)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def wait_for(at: AppTest, done, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        at.run()
+        assert not at.exception, at.exception
+        if done(at):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out; errors={[e.value for e in at.error]}")
+
+
+def plotly_specs(at: AppTest) -> list[str]:
+    return [el.proto.spec for el in at.get("plotly_chart")]
+
+
+def finished_run(
+    store: RunStore, config, *, accuracy: float, params: int, seconds: float, kind="train"
+) -> int:
+    """A done run with a saved (untrained) model and the results and timings the labs read."""
+    run_id = store.create_run(config.to_dict(), name=config.describe(), kind=kind)
+    path = paths.models_dir() / f"run_{run_id}.keras"
+    build_model(config).save(path)
+    store.set_model_path(run_id, path)
+    results = {"fused_accuracy": accuracy, "params_total": params, "latency_ms": params / 1e5,
+               "model_bytes": path.stat().st_size, "n_train": config.training.train_size}  # fmt: skip
+    store.finish(run_id, "done", results=results, timings={"seconds_per_epoch": seconds})
+    return run_id
+
+
+# -- every page ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_with_its_explanation_and_empty_charts(lab, page):
+    title, button = PAGES[page]
+    at = open_page(page)
+    assert [x.value for x in at.title] == [title]
+    assert at.markdown[0].value.strip()  # the explanation under the title
+    assert any(s.value == t("labs.look_for") for s in at.subheader)
+    assert at.button(key=button)
+    assert plotly_specs(at), "charts are drawn on page load, empty"
+    assert not at.error
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_missing_mnist_is_an_error_message_not_a_traceback(lab, monkeypatch, page):
+    def refuse(*args, **kwargs):
+        raise DataError("Could not load MNIST. To fix: run `make setup`.")
+
+    monkeypatch.setattr(fusion_core.data, "load_mnist", refuse)
+    at = open_page(page)
+    assert any("make setup" in e.value for e in at.error)
+    assert at.button(key=PAGES[page][1]).disabled
+
+
+# -- data size -------------------------------------------------------------------------------------
+
+
+def test_a_tiny_sweep_runs_in_the_background_then_is_reused(lab):
+    at = open_page("data_size")
+    at.multiselect(key="size_configs").set_value(["single"])
+    at.multiselect(key="size_sizes").set_value([100, 250])
+    at.slider(key="size_epochs").set_value(1)
+    at.run()
+    assert any("2 points to train, 0 already in the store" in c.value for c in at.caption)
+    at.button(key="sweep_run").click().run()
+    assert not at.exception, at.exception
+    group = at.query_params["group"]
+    assert group.startswith("sweep-") and at.query_params["sizes"] == "100,250"
+
+    wait_for(at, lambda a: any("2 of 2 points done" in c.value for c in a.caption))
+    spec = plotly_specs(at)[0]
+    assert "2 points" in spec and '"type":"log"' in spec
+    table = at.dataframe[-1].value
+    assert list(table[t("labs.col.images")]) == [100, 250]
+    assert table[t("labs.col.train")].notna().all() and table[t("labs.col.test")].notna().all()
+    runs = get_store().list_runs(group_id=group)
+    assert (
+        len(runs) == 2 and {r["status"] for r in runs} == {"done"} and {r["kind"] for r in runs} == {"sweep"}
+    )
+    assert {r["config"]["member"]["hidden_units"] for r in runs} == {16}  # the override reached the runs
+
+    # a refresh (same URL, new session) shows the same sweep
+    again = open_page("data_size", dict(at.query_params))
+    assert "2 points" in plotly_specs(again)[0]
+    assert again.multiselect(key="size_sizes").value == [100, 250]
+
+    # the same sweep again trains nothing: both points are reused
+    at.button(key="sweep_run").click().run()
+    assert not at.exception, at.exception
+    assert at.query_params["group"] != group
+    assert len(get_store().list_runs()) == 2
+    assert any("2 of 2 points done" in c.value for c in at.caption)
+    status = at.dataframe[0].value[t("labs.col.status")]
+    assert list(status) == [t("labs.status.reused")] * 2
+
+
+def test_stop_ends_every_point_of_the_sweep(lab, monkeypatch):
+    monkeypatch.setenv(
+        "FUSION_LAB_LAB_OVERRIDES", '{"hidden_layers": 1, "hidden_units": 16, "batch_size": 8}'
+    )
+    at = open_page("data_size")
+    at.multiselect(key="size_configs").set_value(["single"])
+    at.multiselect(key="size_sizes").set_value([100, 250, 500])
+    at.slider(key="size_epochs").set_value(30)
+    at.run()
+    at.button(key="sweep_run").click().run()
+    assert any(b.key == "sweep_stop" for b in at.button)  # 30 epochs in batches of 8: still training
+    at.button(key="sweep_stop").click().run()
+    wait_for(at, lambda a: any("did not finish" in c.value for c in a.caption))
+    runs = get_store().list_runs(group_id=at.query_params["group"])
+    assert len(runs) == 3 and {r["status"] for r in runs} <= {"stopped", "done"}
+    assert sum(r["status"] == "stopped" for r in runs) >= 2  # the one training and those waiting
+    assert not get_runner().active()
+
+
+def test_a_tampered_url_cannot_break_the_page(lab):
+    query = {"group": "sweep-x", "configs": "single,bogus", "sizes": "100,3000", "seeds": "9", "epochs": "x"}
+    at = open_page("data_size", query)
+    assert at.multiselect(key="size_configs").value == ["single", "parallel"]  # unreadable plan: defaults
+    query["epochs"] = "99"
+    at = open_page("data_size", query)
+    assert at.multiselect(key="size_configs").value == ["single"]
+    assert at.multiselect(key="size_sizes").value == [100]
+    assert at.slider(key="size_seeds").value == 5 and at.slider(key="size_epochs").value == 30
+    assert not at.error
+
+
+def test_an_invalid_override_is_a_readable_message(lab, monkeypatch):
+    monkeypatch.setenv("FUSION_LAB_LAB_OVERRIDES", "{hidden_units: 16")
+    at = open_page("data_size")
+    assert any("FUSION_LAB_LAB_OVERRIDES must be a JSON object" in w.value for w in at.warning)
+    assert at.button(key="sweep_run").disabled
+
+
+# -- overfitting -----------------------------------------------------------------------------------
+
+
+def test_overfit_run_trains_live_then_shows_in_the_comparison(lab):
+    at = open_page("overfitting")
+    assert at.slider(key="overfit_epochs").value == 30
+    at.toggle(key="overfit_dropout").set_value(True)
+    at.slider(key="overfit_epochs").set_value(1)
+    at.run()
+    assert any("dropout (1 epochs)" in c.value for c in at.caption)
+    at.button(key="overfit_train").click().run()
+    run_id = at.session_state["overfit_run_id"]
+    assert at.query_params["run"] == str(run_id)
+    wait_for(at, lambda a: any(s.value == t("live.done") for s in a.success))
+    assert get_store().get_run(run_id)["kind"] == "overfit"
+    gap = next(s for s in plotly_specs(at) if t("labs.gap.title") in s)
+    assert "1 runs" in gap and "dropout (1 epochs)" in gap
+    assert list(at.dataframe[0].value[t("labs.col.variant")]) == ["dropout (1 epochs)"]
+
+    at.button(key="overfit_train").click().run()  # the same network again: shown, not retrained
+    assert any(str(run_id) in i.value for i in at.info)
+    assert len(get_store().list_runs()) == 1
+
+
+# -- robustness ------------------------------------------------------------------------------------
+
+
+def test_robustness_grid_and_curves_for_the_newest_single_and_fusion(lab):
+    store = get_store()
+    old = finished_run(
+        store, make_config("single", hidden_layers=1, hidden_units=8), accuracy=0.5, params=1, seconds=1
+    )
+    tiny = {"hidden_layers": 1, "hidden_units": 16}
+    single = finished_run(store, make_config("single", **tiny), accuracy=0.6, params=1, seconds=1)
+    fusion = finished_run(
+        store, make_config("parallel", 2, "soft", **tiny), accuracy=0.7, params=1, seconds=1
+    )
+    at = open_page("robustness")
+    assert at.multiselect(key="robust_runs").value == [single, fusion]
+    assert len(at.multiselect(key="robust_runs").options) == 3 and old not in (single, fusion)
+    assert len(at.image) == 10  # one digit of each class
+    assert any(":green[" in m.value or ":red[" in m.value for m in at.markdown)
+    assert "0 points" in plotly_specs(at)[-1]
+
+    at.selectbox(key="robust_kind").set_value("rotate").run()
+    at.button(key="robust_measure").click().run()
+    assert not at.exception, at.exception
+    spec = plotly_specs(at)[-1]
+    assert "14 points" in spec  # 7 strengths x 2 fused curves
+    at.checkbox(key="robust_members").check().run()
+    assert plotly_specs(at)[-1].count('"dash":"dot"') == 2  # the fusion's two members; none for a single net
+
+
+# -- cost ------------------------------------------------------------------------------------------
+
+
+def test_cost_page_marks_the_pareto_front_of_the_chosen_runs(lab):
+    store = get_store()
+    small = make_config("single", hidden_layers=1, hidden_units=8)
+    finished_run(store, small, accuracy=0.90, params=1_000, seconds=1.0)
+    finished_run(store, make_config("parallel", 2, "soft", hidden_layers=1, hidden_units=8), accuracy=0.93,
+                 params=2_000, seconds=2.0)  # fmt: skip
+    finished_run(store, make_config("parallel", 3, "soft", hidden_layers=1, hidden_units=8), accuracy=0.92,
+                 params=3_000, seconds=3.0)  # fmt: skip
+    at = open_page("cost")
+    assert at.radio(key="cost_scope").value == "all"  # no preset run stored yet
+    assert any("10 points to train, 0 already in the store" in c.value for c in at.caption)
+    table = at.dataframe[-1].value
+    assert len(table) == 3
+    assert list(table[t("labs.cost.col.pareto")]) == [False, True, True]  # newest first; 3 members dominated
+    assert "3 runs" in plotly_specs(at)[0]
+
+    at.radio(key="cost_scope").set_value("pick").run()
+    at.multiselect(key="cost_runs").set_value([1]).run()
+    assert len(at.dataframe[-1].value) == 1
+    at.selectbox(key="cost_axis").set_value("seconds_per_epoch").run()
+    assert "seconds per epoch" in plotly_specs(at)[0]
+
+
+def test_cost_preset_trains_in_the_background_then_is_reused(lab, monkeypatch):
+    tiny = {"hidden_layers": 1, "hidden_units": 8, "epochs": 1, "train_size": 200}
+    preset = (make_config("single", **tiny), make_config("parallel", 2, "soft", **tiny))
+    monkeypatch.setattr(fusion_core.experiments, "COST_PRESET", preset)
+    at = open_page("cost")
+    assert any("2 points to train" in c.value for c in at.caption)
+    at.button(key="cost_preset").click().run()
+    assert at.query_params["group"].startswith("cost-")
+    wait_for(at, lambda a: any("2 of 2 points done" in c.value for c in a.caption))
+    assert len(at.dataframe[-1].value) == 2 and "2 runs" in plotly_specs(at)[0]
+    assert {r["kind"] for r in get_store().list_runs()} == {"cost"}
+    at.button(key="cost_preset").click().run()
+    assert len(get_store().list_runs()) == 2
+    assert list(at.dataframe[0].value[t("labs.col.status")]) == [t("labs.status.reused")] * 2
+
+
+# -- the builders ----------------------------------------------------------------------------------
+
+
+def sweep_point(name, size, seed, test, train):
+    return {"config_name": name, "train_size": size, "seed": seed, "status": "done", "test_accuracy": test,
+            "train_accuracy": train}  # fmt: skip
+
+
+def test_sweep_figure_has_a_log_axis_solid_test_dashed_training_and_error_bars():
+    rows = [sweep_point(name, size, seed, 0.8 + seed / 100, 0.99) for name in ("single", "parallel")
+            for size in (250, 1000) for seed in (0, 1)]  # fmt: skip
+    fig = sweep_figure(summarise_sweep(rows))
+    assert fig.layout.xaxis.type == "log"
+    assert len(fig.data) == 4
+    for name in ("single", "parallel"):
+        test, train = [tr for tr in fig.data if tr.legendgroup == name]
+        assert test.line.dash == "solid" and train.line.dash == "dash"
+        assert test.line.color == train.line.color
+        assert list(test.x) == [250, 1000]
+        assert test.error_y.visible and test.error_y.array[0] == pytest.approx(0.00707, abs=1e-4)
+    assert "8 points" in fig.layout.title.text
+
+
+def test_empty_sweep_figure_is_labelled_and_the_table_has_its_columns():
+    fig = sweep_figure([])
+    assert not fig.data and fig.layout.xaxis.type == "log" and "0 points" in fig.layout.title.text
+    assert fig.layout.annotations[0].text == t("labs.sweep.empty")
+    table = sweep_table(summarise_sweep([sweep_point("single", 500, 0, 0.9, 1.0)]))
+    assert table.iloc[0][t("labs.col.gap")] == pytest.approx(10.0)
+    assert table.iloc[0][t("labs.col.config")] == t("labs.config_short.single")
+    assert table.iloc[0][t("labs.col.test")] == "90.0"  # one seed: no spread to show
+    two_seeds = summarise_sweep(
+        [sweep_point("single", 500, 0, 0.9, 1.0), sweep_point("single", 500, 1, 0.8, 1.0)]
+    )
+    assert sweep_table(two_seeds).iloc[0][t("labs.col.test")] == "85.0 ± 7.1"
+    header, row = sweep_csv(two_seeds).splitlines()
+    assert header.startswith("config_name,train_size,seeds,test_accuracy_mean,test_accuracy_std")
+    assert [float(v) for v in row.split(",")[3:5]] == pytest.approx([0.85, 0.0707], abs=1e-4)
+    assert list(sweep_table([]).columns) == list(table.columns)
+
+
+def cost_row(run_id, fusion_type, params, accuracy):
+    return {"run_id": run_id, "name": f"Run {run_id}", "description": f"{fusion_type} {params}",
+            "fusion_type": fusion_type, "num_members": 1, "params_total": params, "seconds_per_epoch": 1.0,
+            "latency_ms": 0.1, "model_bytes": 1000, "test_accuracy": accuracy}  # fmt: skip
+
+
+def test_cost_figure_marks_joins_and_labels_the_pareto_front():
+    rows = mark_pareto([cost_row(1, "single", 100, 0.90), cost_row(2, "parallel", 500, 0.95),
+                        cost_row(3, "parallel", 900, 0.93)], "params_total")  # fmt: skip
+    fig = cost_figure(rows, "params_total")
+    front_line = fig.data[0]
+    assert front_line.mode == "lines" and list(front_line.x) == [100, 500]
+    assert [a.text for a in fig.layout.annotations] == ["single 100", "parallel 500"]
+    on_front = [tr for tr in fig.data if tr.mode == "markers" and tr.marker.symbol == "diamond"]
+    assert sorted(x for tr in on_front for x in tr.x) == [100, 500]
+    off_front = [tr for tr in fig.data if tr.mode == "markers" and tr.marker.symbol == "circle"]
+    assert [list(tr.x) for tr in off_front] == [[900]]
+    assert fig.layout.xaxis.type == "log" and COST_AXES["params_total"] in fig.layout.title.text
+    assert list(cost_table(rows)[t("labs.cost.col.pareto")]) == [True, True, False]
+    assert cost_figure([], "latency_ms").layout.annotations[0].text == t("labs.cost.empty")
+
+
+def test_gap_figure_has_one_bar_per_variant_in_points():
+    rows = [
+        {"variant": "plain", "run_id": 1, "train_accuracy": 1.0, "val_accuracy": 0.9, "test_accuracy": 0.89},
+        {
+            "variant": "dropout",
+            "run_id": 2,
+            "train_accuracy": 0.95,
+            "val_accuracy": 0.9,
+            "test_accuracy": 0.89,
+        },
+    ]
+    fig = gap_figure(rows)
+    (bars,) = fig.data
+    assert bars.type == "bar" and bars.orientation == "h" and list(bars.y) == ["plain", "dropout"]
+    assert list(bars.x) == pytest.approx([11.0, 6.0])
+    assert list(bars.text) == ["11.0 pts", "6.0 pts"]
+    assert bars.marker.color[0] != bars.marker.color[1]  # the plain network stands out
+    assert list(gap_table(rows)[t("labs.col.gap")]) == [11.0, 6.0]
+    assert "0 runs" in gap_figure([]).layout.title.text
+
+
+def test_variant_label_names_the_remedies_switched_on():
+    from fusion_core.experiments import overfit_config
+
+    assert variant_label(overfit_config().to_dict()) == "plain"
+    both = overfit_config(dropout=True, fusion=True, epochs=10).to_dict()
+    assert variant_label(both) == "dropout + fusion ×5 (10 epochs)"
+    assert variant_label(overfit_config(l2=True, early_stopping=True).to_dict()) == "L2 + early stopping"
+
+
+def test_robustness_figure_draws_the_fusion_bold_and_its_members_thin():
+    def rows(outputs):
+        return [{"kind": "rotate", "strength": s, "output": o, "accuracy": 0.9 - s / 100, "n": 10}
+                for s in (0.0, 10.0) for o in outputs]  # fmt: skip
+
+    curves = {"A": rows(["member_0", "member_1", "fused"]), "B": rows(["member_0", "fused"])}
+    fig = robustness_figure(curves, label="Rotation", unit="degrees")
+    assert [tr.name for tr in fig.data] == ["A", "B"] and all(tr.line.width == 3.5 for tr in fig.data)
+    with_members = robustness_figure(curves, label="Rotation", unit="degrees", members=True)
+    thin = [tr for tr in with_members.data if tr.line.width < 2]
+    assert len(thin) == 2 and all(tr.line.dash == "dot" for tr in thin)  # B is a single network: no member
+    assert "4 points" in fig.layout.title.text and fig.layout.xaxis.title.text == "Rotation (degrees)"

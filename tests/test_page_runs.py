@@ -1,0 +1,245 @@
+"""Runs: the table of a tmp store, filters, comparison, rename, delete, downloads and model upload.
+
+AppTest drives the table's row selection through session state (`at.session_state["runs_table"]`),
+and one run is managed through the "Run to manage" selectbox.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import keras
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+import fusion_core.data
+from fusion_core import paths
+from fusion_core.config import make_config
+from fusion_core.data import synthetic_digits
+from fusion_core.models import build_model
+from fusion_core.store import RunStore
+
+TIMEOUT = 60
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture(autouse=True)
+def lab_home(tmp_path, monkeypatch):
+    """A fresh FUSION_LAB_HOME, fresh Streamlit caches, and small fake data instead of MNIST."""
+    monkeypatch.setenv("FUSION_LAB_HOME", str(tmp_path))
+    monkeypatch.setattr(fusion_core.data, "load_mnist", lambda *a, **k: synthetic_digits(200))
+    st.cache_resource.clear()
+    yield tmp_path
+    st.cache_resource.clear()
+
+
+def val_points(accuracies: list[float]) -> list[dict]:
+    return [
+        {"split": "val", "series": name, "step": i + 1, "epoch": (i + 1) / 2, "loss": 1.0 - a, "accuracy": a}
+        for i, a in enumerate(accuracies)
+        for name in ("member_0", "fused")
+    ]
+
+
+@pytest.fixture
+def runs():
+    """Three runs: a finished parallel fusion with a model, a failed single net, a finished serial one."""
+    store = RunStore()
+    alpha_cfg = make_config("parallel", 2, "soft", hidden_layers=1, hidden_units=16, epochs=2)
+    alpha = store.create_run(alpha_cfg.to_dict(), name="alpha parallel")
+    store.append_metrics(alpha, val_points([0.80, 0.90, 0.93, 0.95]))
+    path = paths.models_dir() / f"run_{alpha}.keras"
+    build_model(alpha_cfg).save(path)
+    store.set_model_path(alpha, path)
+    store.finish(alpha, "done", results={"fused_accuracy": 0.95}, timings={"seconds_per_epoch": 1.5})
+
+    beta = store.create_run(make_config("single", epochs=1).to_dict(), name="beta single")
+    store.finish(beta, "failed", error="out of memory")
+
+    gamma = store.create_run(make_config("serial", 3, "stacking", epochs=1).to_dict(), name="gamma serial")
+    store.append_metrics(gamma, val_points([0.70, 0.85]))
+    store.finish(gamma, "done", results={"fused_accuracy": 0.91})
+    store.close()
+    return {"alpha": alpha, "beta": beta, "gamma": gamma, "alpha_model": path}
+
+
+def open_runs() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def table(at: AppTest):
+    return at.dataframe(key="runs_table").value
+
+
+def select_rows(at: AppTest, rows: list[int]) -> None:
+    at.session_state["runs_table"] = {"selection": {"rows": rows, "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception, at.exception
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    return [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+
+
+def test_empty_store_shows_a_friendly_message_and_a_way_to_train():
+    at = open_runs()
+    assert at.title[0].value == "Runs"
+    assert "No runs yet" in at.info[0].value
+    assert at.button(key="runs_go_train")
+    assert at.file_uploader(key="runs_upload_model")
+
+
+def test_table_lists_every_run_newest_first(runs):
+    at = open_runs()
+    frame = table(at)
+    assert list(frame["id"]) == [runs["gamma"], runs["beta"], runs["alpha"]]
+    alpha = frame[frame["id"] == runs["alpha"]].iloc[0]
+    assert alpha["name"] == "alpha parallel" and alpha["status"] == "done"
+    assert (alpha["type"], alpha["members"], alpha["rule"], alpha["arch"]) == ("parallel", 2, "soft", "1×16")
+    assert alpha["accuracy"] == pytest.approx(0.95) and alpha["sec_epoch"] == pytest.approx(1.5)
+    assert alpha["epochs"] == 2 and alpha["train_size"] == 60_000 and alpha["activation"] == "relu"
+
+
+def test_filters_by_status_type_and_name(runs):
+    at = open_runs()
+    at.multiselect(key="runs_filter_status").set_value(["done"]).run()
+    assert set(table(at)["id"]) == {runs["alpha"], runs["gamma"]}
+    at.multiselect(key="runs_filter_type").set_value(["serial"]).run()
+    assert list(table(at)["id"]) == [runs["gamma"]]
+    at.multiselect(key="runs_filter_type").set_value([]).run()
+    at.text_input(key="runs_search").input("ALPHA").run()
+    assert list(table(at)["id"]) == [runs["alpha"]]
+    at.text_input(key="runs_search").input("nothing like this").run()
+    assert not at.exception
+    assert any("No run matches" in i.value for i in at.info)
+
+
+def test_selected_runs_are_compared(runs):
+    at = open_runs()
+    assert not at.get("plotly_chart")
+    select_rows(at, [0, 2])  # gamma and alpha
+    titles = chart_titles(at)
+    assert titles == ["Fused validation accuracy", "Fused validation loss", "Test accuracy of the fusion"]
+    accuracy = json.loads(at.get("plotly_chart")[0].proto.spec)
+    lines = {trace["name"]: trace["y"] for trace in accuracy["data"]}
+    assert set(lines) == {f"gamma serial (#{runs['gamma']})", f"alpha parallel (#{runs['alpha']})"}
+    assert lines[f"alpha parallel (#{runs['alpha']})"] == pytest.approx([0.80, 0.90, 0.93, 0.95])
+    # The run to manage follows the table selection.
+    assert at.selectbox(key="runs_manage").value == runs["alpha"]
+
+
+def test_rename_through_the_run_to_manage(runs):
+    at = open_runs()
+    at.selectbox(key="runs_manage").set_value(runs["beta"]).run()
+    assert at.text_input(key="runs_rename").value == "beta single"
+    at.text_input(key="runs_rename").input("beta, renamed").run()
+    at.button(key="runs_rename_btn").click().run()
+    assert not at.exception, at.exception
+    assert RunStore().get_run(runs["beta"])["name"] == "beta, renamed"
+    assert "beta, renamed" in list(table(at)["name"])
+    assert any("Renamed run" in s.value for s in at.success)
+
+
+def test_delete_needs_confirmation_and_removes_the_model(runs):
+    at = open_runs()
+    at.selectbox(key="runs_manage").set_value(runs["alpha"]).run()
+    assert at.button(key="runs_delete_btn").disabled
+    at.checkbox(key="runs_delete_confirm").check().run()
+    assert not at.button(key="runs_delete_btn").disabled
+    at.button(key="runs_delete_btn").click().run()
+    assert not at.exception, at.exception
+    assert RunStore().get_run(runs["alpha"]) is None
+    assert not runs["alpha_model"].exists()
+    assert runs["alpha"] not in list(table(at)["id"])
+    assert any("Deleted run" in s.value for s in at.success)
+    # The next run's confirmation starts unticked.
+    assert not at.checkbox(key="runs_delete_confirm").value
+
+
+def test_downloads_and_use_on_draw(runs):
+    at = open_runs()
+    at.selectbox(key="runs_manage").set_value(runs["alpha"]).run()
+    keys = {b.key for b in at.get("download_button")}
+    assert {"runs_dl_csv", "runs_dl_model"} <= keys
+    csv_text = RunStore().export_metrics_csv(runs["alpha"])
+    assert csv_text.startswith("seq,split,series")
+    at.button(key="runs_use_draw").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["draw_run_id"] == runs["alpha"]
+    assert at.selectbox(key="draw_run").value == runs["alpha"]  # now on Draw a digit
+
+
+def test_a_run_without_a_model_offers_only_the_csv(runs):
+    at = open_runs()
+    at.selectbox(key="runs_manage").set_value(runs["gamma"]).run()
+    keys = {b.key for b in at.get("download_button")}
+    assert keys == {"runs_dl_csv"}
+    assert not [b for b in at.button if b.key == "runs_use_draw"]
+
+
+def keras_bytes(model) -> bytes:
+    path = paths.home_dir() / "to_upload.keras"
+    model.save(path)
+    data = path.read_bytes()
+    path.unlink()
+    return data
+
+
+def test_uploading_a_fusion_lab_model_registers_a_usable_run():
+    config = make_config("parallel", 3, "weighted", hidden_layers=2, hidden_units=24, activation="tanh")
+    at = open_runs()
+    at.file_uploader(key="runs_upload_model").set_value(
+        ("my_fusion.keras", keras_bytes(build_model(config)), "application/octet-stream")
+    )
+    at.run()
+    assert not at.exception, at.exception
+    [run] = RunStore().list_runs()
+    assert run["kind"] == "upload" and run["status"] == "done" and run["name"] == "my_fusion"
+    assert Path(run["model_path"]).exists()
+    assert run["config"]["fusion"] == config.to_dict()["fusion"]
+    assert run["config"]["member"] == config.to_dict()["member"]
+    assert 0.0 <= run["results"]["fused_accuracy"] <= 1.0  # scored on the (fake) test set
+    assert any("Added the uploaded model as run" in s.value for s in at.success)
+    assert list(table(at)["id"]) == [run["id"]]
+
+
+def test_uploading_another_keras_model_is_refused():
+    inputs = keras.Input(shape=(784,))
+    plain = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(inputs))
+    at = open_runs()
+    at.file_uploader(key="runs_upload_model").set_value(
+        ("plain.keras", keras_bytes(plain), "application/zip")
+    )
+    at.run()
+    assert not at.exception, at.exception
+    assert any("not a Fusion Lab model" in e.value for e in at.error)
+    assert RunStore().list_runs() == []
+    assert not list(paths.models_dir().glob("*.keras"))
+
+    at.file_uploader(key="runs_upload_model").set_value(("junk.keras", io.BytesIO(b"junk").read(), "x"))
+    at.run()
+    assert any("does not load as a Keras model" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize(
+    "fusion_type, members, rule",
+    [("single", 1, "none"), ("parallel", 2, "soft"), ("parallel", 3, "hard"), ("parallel", 2, "feature"),
+     ("serial", 2, "cascade"), ("serial", 3, "stacking"), ("hybrid", 2, "meta")],
+)  # fmt: skip
+def test_infer_config_recovers_every_fusion(fusion_type, members, rule):
+    from ui.predict_ui import infer_config
+
+    config = make_config(
+        fusion_type, members, rule, hidden_layers=2, hidden_units=[32, 16], dropout_rate=0.25
+    )
+    if fusion_type == "hybrid":
+        config.fusion.meta_units = 40
+    inferred = infer_config(build_model(config))
+    assert inferred.fusion == config.fusion
+    assert inferred.member == config.member and inferred.members is None

@@ -1,0 +1,1 @@
+"""The Streamlit-aware helpers shared by the pages. Computation lives in fusion_core."""

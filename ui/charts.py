@@ -1,0 +1,372 @@
+"""Chart and table builders: pure functions from stored rows and results to Plotly figures.
+
+No Streamlit here, so each builder can be unit-tested on plain dicts. Rows have the run store's flat
+shape: {"split", "series", "step", "epoch", "seen", "elapsed", "loss", "accuracy"}. Every curve
+title carries its point count, so each live update has a spec that differs (Streamlit derives element
+ids from the spec).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from ui.i18n import register, t
+
+register(
+    "en",
+    {
+        "charts.points": "{title} · {n} points",
+        "charts.empty_hint": "Press Train: the curves appear here as the network learns",
+        "charts.x.step": "training step (batch)",
+        "charts.x.seen": "training images seen",
+        "charts.x.epoch": "epoch",
+        "charts.metric.loss": "loss (cross-entropy)",
+        "charts.metric.accuracy": "accuracy",
+        "charts.split.train": "training",
+        "charts.split.val": "validation",
+        "charts.series.fused": "Fused",
+        "charts.series.member": "Member {n}",
+        "charts.series.network": "Network",
+        "charts.confusion.title": "Confusion matrix (fused model, test set)",
+        "charts.confusion.true": "true",
+        "charts.confusion.predicted": "predicted",
+        "charts.confusion.hover": "true %{y}, predicted %{x}: %{text} images",
+        "charts.overlay.title": "Fused {metric}",
+        "charts.table.model": "Model",
+        "charts.table.accuracy": "Test accuracy (%)",
+        "charts.table.loss": "Test loss",
+        "charts.table.params": "Parameters",
+        "charts.table.weight": "Fusion weight",
+        "charts.gain.more": "The fusion is {points} points more accurate than its best member ({best}).",
+        "charts.gain.less": "The fusion is {points} points less accurate than its best member ({best}).",
+        "charts.gain.equal": "The fusion is exactly as accurate as its best member ({best}).",
+        "charts.gallery.caption": "true {true} → {fused} · votes {votes}",
+        "charts.gallery.caption_single": "true {true} → predicted {fused}",
+    },
+)
+
+FUSED = "fused"
+MEMBER_COLOURS = (
+    "#4C78A8",
+    "#F58518",
+    "#54A24B",
+    "#B279A2",
+    "#E45756",
+    "#72B7B2",
+    "#EECA3B",
+    "#9D755D",
+    "#FF9DA6",
+    "#BAB0AC",
+)
+FUSED_COLOUR = "#111827"
+RUN_COLOURS = (
+    "#1F77B4",
+    "#D62728",
+    "#2CA02C",
+    "#9467BD",
+    "#FF7F0E",
+    "#17BECF",
+    "#8C564B",
+    "#E377C2",
+    "#7F7F7F",
+    "#BCBD22",
+)
+CHART_HEIGHT = 380
+
+
+def series_label(series: str, *, single: bool = False) -> str:
+    """'member_2' -> 'Member 3', 'fused' -> 'Fused' (a single network is just 'Network')."""
+    if single:
+        return t("charts.series.network")
+    if series == FUSED:
+        return t("charts.series.fused")
+    match = re.fullmatch(r"member_(\d+)", series)
+    return t("charts.series.member", n=int(match.group(1)) + 1) if match else series
+
+
+def _series_order(names: Iterable[str]) -> list[str]:
+    """Members by number (member_10 after member_9), then the fused output last."""
+
+    def rank(name: str) -> tuple[int, int, str]:
+        match = re.fullmatch(r"member_(\d+)", name)
+        if match:
+            return (0, int(match.group(1)), name)
+        return (2 if name == FUSED else 1, 0, name)
+
+    return sorted(set(names), key=rank)
+
+
+def member_colour(series: str) -> str:
+    if series == FUSED:
+        return FUSED_COLOUR
+    match = re.fullmatch(r"member_(\d+)", series)
+    index = int(match.group(1)) if match else 0
+    return MEMBER_COLOURS[index % len(MEMBER_COLOURS)]
+
+
+def _valid(rows: list[dict], metric: str, x: str) -> list[dict]:
+    return [
+        r for r in rows if r.get(metric) is not None and r.get(x) is not None and r.get("split") != "test"
+    ]
+
+
+def _layout(fig: go.Figure, *, metric: str, x: str, title: str, empty: bool) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0.0, "xanchor": "left"},
+        height=CHART_HEIGHT,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        hovermode="closest",
+        legend={"orientation": "v", "yanchor": "top", "y": 1.0, "x": 1.02, "font": {"size": 12}},
+        xaxis_title=t(f"charts.x.{x}"),
+        yaxis_title=t(f"charts.metric.{metric}"),
+    )
+    if metric == "accuracy":
+        fig.update_yaxes(tickformat=".0%")
+    if empty:
+        fig.update_xaxes(range=[0, 1], showticklabels=False)
+        fig.update_yaxes(range=[0, 1])
+        fig.add_annotation(
+            text=t("charts.empty_hint"),
+            x=0.5,
+            y=0.5,
+            xref="paper",
+            yref="paper",
+            showarrow=False,
+            font={"size": 14, "color": "#6B7280"},
+        )
+    return fig
+
+
+def _hover(label: str, metric: str) -> str:
+    value = "%{y:.2%}" if metric == "accuracy" else "%{y:.4f}"
+    return (
+        f"<b>{label}</b><br>{metric} {value}<br>"
+        "step %{customdata[0]:,} · epoch %{customdata[1]:.2f} · %{customdata[2]:,} images<extra></extra>"
+    )
+
+
+def _trace(
+    points: list[dict],
+    *,
+    metric: str,
+    x: str,
+    name: str,
+    colour: str,
+    split: str,
+    bold: bool,
+    group: str,
+    show_legend: bool,
+) -> go.Scatter:
+    val = split == "val"
+    return go.Scatter(
+        x=[p[x] for p in points],
+        y=[p[metric] for p in points],
+        customdata=[[p.get("step") or 0, p.get("epoch") or 0.0, p.get("seen") or 0] for p in points],
+        name=name,
+        legendgroup=group,
+        showlegend=show_legend,
+        mode="lines+markers" if val else "lines",
+        line={
+            "color": colour,
+            "width": (3.5 if bold else 1.6) if not val else (3 if bold else 1.6),
+            "dash": "dash" if val else "solid",
+        },
+        marker={"size": 6 if bold else 4, "color": colour},
+        opacity=1.0 if bold else 0.85,
+        hovertemplate=_hover(f"{name} · {t(f'charts.split.{split}')}", metric),
+    )
+
+
+def _style_keys(fig: go.Figure) -> None:
+    """Two grey legend entries that explain the line styles once instead of once per series."""
+    for split, dash in (("train", "solid"), ("val", "dash")):
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="lines",
+                name=t(f"charts.split.{split}"),
+                legendgroup=f"style_{split}",
+                line={"color": "#9CA3AF", "dash": dash, "width": 2},
+                hoverinfo="skip",
+            )
+        )
+
+
+def curves_figure(rows: list[dict], *, metric: str, x: str = "step", title: str) -> go.Figure:
+    """Training (solid) and validation (dashed) curves, one colour per member, the fusion bold and dark."""
+    if metric not in ("loss", "accuracy"):
+        raise ValueError(f"metric must be 'loss' or 'accuracy'. Received: metric={metric!r}")
+    if x not in ("step", "seen", "epoch"):
+        raise ValueError(f"x must be 'step', 'seen' or 'epoch'. Received: x={x!r}")
+    points = _valid(rows, metric, x)
+    fig = go.Figure()
+    names = _series_order(r["series"] for r in points)
+    single = names == ["member_0", FUSED]
+    for series in names:
+        if single and series == FUSED:  # a single network's fused output is the network itself
+            continue
+        label = series_label(series, single=single)
+        for split in ("train", "val"):
+            chosen = sorted(
+                (r for r in points if r["series"] == series and r["split"] == split),
+                key=lambda r: (r[x], r.get("step") or 0),
+            )
+            if chosen:
+                fig.add_trace(
+                    _trace(
+                        chosen,
+                        metric=metric,
+                        x=x,
+                        name=label,
+                        colour=member_colour(series),
+                        split=split,
+                        bold=series == FUSED or single,
+                        group=series,
+                        show_legend=split == "train",
+                    )
+                )
+    if points:
+        _style_keys(fig)
+    return _layout(
+        fig, metric=metric, x=x, title=t("charts.points", title=title, n=len(points)), empty=not points
+    )
+
+
+def overlay_figure(
+    runs_rows: dict[str, list[dict]], metric: str, *, x: str = "epoch", title: str | None = None
+) -> go.Figure:
+    """The fused curves of several runs on one chart: one colour per run, validation dashed."""
+    fig = go.Figure()
+    total = 0
+    for i, (label, rows) in enumerate(runs_rows.items()):
+        points = [r for r in _valid(rows, metric, x) if r["series"] == FUSED]
+        total += len(points)
+        colour = RUN_COLOURS[i % len(RUN_COLOURS)]
+        for split in ("train", "val"):
+            chosen = sorted((r for r in points if r["split"] == split), key=lambda r: r[x])
+            if chosen:
+                fig.add_trace(
+                    _trace(
+                        chosen,
+                        metric=metric,
+                        x=x,
+                        name=label,
+                        colour=colour,
+                        split=split,
+                        bold=False,
+                        group=label,
+                        show_legend=split == "train" or not any(p["split"] == "train" for p in points),
+                    )
+                )
+    if total:
+        _style_keys(fig)
+    base = title or t("charts.overlay.title", metric=t(f"charts.metric.{metric}"))
+    return _layout(fig, metric=metric, x=x, title=t("charts.points", title=base, n=total), empty=not total)
+
+
+def confusion_figure(matrix, *, title: str | None = None) -> go.Figure:
+    """Counts per (true, predicted) pair; the colour is log-scaled so the few mistakes stay visible."""
+    counts = np.asarray(matrix, dtype=np.int64)
+    labels = [str(i) for i in range(counts.shape[0])]
+    fig = go.Figure(
+        go.Heatmap(
+            z=np.log1p(counts),
+            x=labels,
+            y=labels,
+            text=counts,
+            texttemplate="%{text}",
+            textfont={"size": 11},
+            colorscale="Blues",
+            showscale=False,
+            hovertemplate=t("charts.confusion.hover") + "<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title={"text": title or t("charts.confusion.title"), "x": 0.0, "xanchor": "left"},
+        height=440,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        xaxis={"title": t("charts.confusion.predicted"), "type": "category", "constrain": "domain"},
+        yaxis={
+            "title": t("charts.confusion.true"),
+            "autorange": "reversed",
+            "type": "category",
+            "scaleanchor": "x",
+        },
+    )
+    return fig
+
+
+def results_table(results: dict, *, single: bool = False) -> pd.DataFrame:
+    """One row per member and one for the fusion: test accuracy (%), test loss, parameters."""
+    series = results["series"]
+    names = ["member_0"] if single else _series_order(series)
+    weights = results.get("member_weights")
+    rows = []
+    for name in names:
+        s = series[name]
+        row = {
+            t("charts.table.model"): series_label(name, single=single),
+            t("charts.table.accuracy"): round(100 * s["test_accuracy"], 2),
+            t("charts.table.loss"): round(s["test_loss"], 4),
+            t("charts.table.params"): int(s["params"]),
+        }
+        if weights:
+            match = re.fullmatch(r"member_(\d+)", name)
+            row[t("charts.table.weight")] = weights[int(match.group(1))] if match else None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _points(gain: float) -> str:
+    """Percentage points with one decimal, or two when one would round a real difference to 0.0."""
+    points = abs(gain) * 100
+    text = f"{points:.1f}"
+    return f"{points:.2f}" if text == "0.0" else text
+
+
+def gain_sentence(results: dict) -> str:
+    """'The fusion is 0.6 points more accurate than its best member (Member 3).' (or less, or equal)."""
+    gain = results["gain_over_best_member"]
+    best = series_label(results["best_member"])
+    if math.isclose(gain, 0.0, abs_tol=1e-12):
+        return t("charts.gain.equal", best=best)
+    return t("charts.gain.more" if gain > 0 else "charts.gain.less", points=_points(gain), best=best)
+
+
+def misclassified_gallery(
+    results: dict, x_test: np.ndarray, *, limit: int = 24, single: bool = False
+) -> list[dict]:
+    """The first `limit` test digits the fusion got wrong: {"index", "image" (28x28), "caption"}.
+
+    `x_test` is the test set the run was scored on (raw uint8 or float, any shape with 784 pixels).
+    """
+    wrong = results.get("misclassified") or {}
+    items = []
+    for j, index in enumerate(wrong.get("indices", [])[:limit]):
+        votes = [member[j] for member in wrong.get("members", [])]
+        true, fused = wrong["true"][j], wrong["fused"][j]
+        if single:
+            caption = t("charts.gallery.caption_single", true=true, fused=fused)
+        else:
+            caption = t("charts.gallery.caption", true=true, fused=fused, votes=" ".join(map(str, votes)))
+        image = np.asarray(x_test[index]).reshape(28, 28)
+        if image.dtype != np.uint8:
+            image = np.clip(image * (255 if image.max() <= 1.0 else 1), 0, 255).astype(np.uint8)
+        items.append(
+            {
+                "index": int(index),
+                "image": image,
+                "true": true,
+                "fused": fused,
+                "votes": votes,
+                "caption": caption,
+            }
+        )
+    return items

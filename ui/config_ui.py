@@ -1,0 +1,686 @@
+"""Widgets that return a validated RunConfig, and two pictures of it: a Graphviz diagram and a formula.
+
+`config_ui(prefix)` is shared by every page that trains: each widget's key is the prefix plus the
+field name ("train_fusion_type", "train_hidden_units", "train_m2_dropout_rate"...), so tests and
+other pages can find them. Options are filtered so that an invalid combination cannot be entered.
+`architecture_dot` and `formula_latex` are pure functions of the config.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import fields, replace
+from itertools import pairwise
+from typing import Any
+
+import streamlit as st
+
+from fusion_core.config import (
+    ACTIVATIONS,
+    FUSION_RULES,
+    FUSION_TYPES,
+    MAX_LAYERS,
+    MAX_MEMBERS,
+    MNIST_TRAIN_SIZE,
+    OPTIMIZERS,
+    ConfigError,
+    FusionConfig,
+    MemberConfig,
+    RunConfig,
+    TrainConfig,
+    make_config,
+)
+from ui.charts import FUSED_COLOUR, member_colour
+from ui.i18n import register, t
+
+register(
+    "en",
+    {
+        "config.fusion": "Fusion",
+        "config.members": "Members",
+        "config.training": "Training",
+        "config.fusion_type": "Fusion type",
+        "config.fusion_type.help": "How several networks (the members) are combined into one answer.",
+        "config.type.single": "Single network",
+        "config.type.parallel": "Parallel",
+        "config.type.serial": "Serial",
+        "config.type.hybrid": "Hybrid",
+        "config.type.single.caption": "One stacked network, no fusion: the baseline.",
+        "config.type.parallel.caption": "Members look at the image side by side; their answers are combined.",
+        "config.type.serial.caption": "Members in a chain, or a meta-learner trained on their answers.",
+        "config.type.hybrid.caption": "A parallel group feeding a meta-network that also sees the image.",
+        "config.num_members": "Number of members",
+        "config.num_members.help": "How many networks are fused (1 to 10). A single network always has 1.",
+        "config.rule": "Fusion rule",
+        "config.rule.help": (
+            "How the members' answers become one. Only the rules that fit the fusion type are offered."
+        ),
+        "config.rule.none": "None: one network",
+        "config.rule.soft": "Soft vote: average the probabilities",
+        "config.rule.hard": "Hard vote: majority of the members' labels",
+        "config.rule.weighted": "Learned weights: a trained weight per member",
+        "config.rule.feature": "Feature head: a classifier on the members' last hidden layers",
+        "config.rule.cascade": "Cascade: each stage refines the previous stage's answer",
+        "config.rule.stacking": "Stacking: a meta-learner on the members' probabilities",
+        "config.rule.meta": "Meta-network: sees the image and every member's answer",
+        "config.bootstrap": "Bagging",
+        "config.bootstrap.help": (
+            "Each member trains on its own bootstrap resample, so the members differ more."
+        ),
+        "config.meta_units": "Meta-network units",
+        "config.meta_units.help": "Hidden units of the hybrid meta-network.",
+        "config.stacking_holdout": "Share kept for the meta-learner",
+        "config.stacking_holdout.help": (
+            "Training images the members never see; the meta-learner learns on them."
+        ),
+        "config.members_mode": "Members",
+        "config.members_mode.help": "Give every member the same architecture, or set each one.",
+        "config.mode.alike": "All alike",
+        "config.mode.each": "Edit each member",
+        "config.member_n": "Member {n}",
+        "config.hidden_layers": "Hidden layers",
+        "config.hidden_layers.help": "Dense layers between the 784 pixels and the 10 outputs.",
+        "config.hidden_units": "Units per layer",
+        "config.hidden_units.help": "Neurons in each hidden layer: more units, more parameters.",
+        "config.activation": "Activation",
+        "config.activation.help": "The non-linearity f in y = f(Wx + b).",
+        "config.dropout_rate": "Dropout",
+        "config.dropout_rate.help": (
+            "Share of hidden units switched off at random while training (fights overfitting)."
+        ),
+        "config.l2": "L2 weight decay",
+        "config.l2.help": "Penalty on large weights (fights overfitting). 0 = off.",
+        "config.optimizer": "Optimizer",
+        "config.optimizer.help": "The rule that updates the weights from the gradients.",
+        "config.learning_rate": "Learning rate",
+        "config.learning_rate.help": "Step size of each update: too small learns slowly, too large diverges.",
+        "config.batch_size": "Batch size",
+        "config.batch_size.help": "Images per gradient step.",
+        "config.epochs": "Epochs",
+        "config.epochs.help": "Passes over the training set.",
+        "config.train_size": "Training images",
+        "config.train_size.help": (
+            "How many of the 60,000 MNIST training images to learn from (stratified). "
+            "6,000 are always held out for validation, so at most 54,000 are used."
+        ),
+        "config.seed": "Seed",
+        "config.seed.help": "Same seed, same machine: same starting weights and same curves.",
+        "config.patience": "Early stopping",
+        "config.patience.help": "Stop after this many epochs without a better validation accuracy. 0 = off.",
+        "config.invalid": "This configuration cannot be trained: {error}",
+        "config.preset_invalid": "The ready-made experiment in the link was ignored: {error}",
+        # diagram and formula
+        "dot.input": "Input x\n784 pixels (28×28)",
+        "dot.output": "Output\n10 class probabilities",
+        "dot.params": "{n} params",
+        "dot.total": "total",
+        "dot.stage_n": "Stage {n}",
+        "dot.dropout": "dropout {rate}",
+        "dot.fusion.soft": "Soft vote\np = mean of the p_k",
+        "dot.fusion.hard": "Hard vote\nmajority of the labels",
+        "dot.fusion.weighted": "Learned weights\np = Σ w_k p_k · {n} params",
+        "dot.fusion.feature": "Feature head\nDense 10 softmax on the hidden features\n{n} params",
+        "dot.fusion.cascade": "Cascade\np = last stage's answer",
+        "dot.fusion.stacking": "Stacking meta-learner\nDense 10 softmax on [p_1 … p_K]\n{n} params",
+        "dot.fusion.meta": (
+            "Hybrid meta-network\nDense {units} relu → Dense 10 softmax\non [x, p_1 … p_K] · {n} params"
+        ),
+    },
+)
+
+UNIT_OPTIONS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048)
+LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
+BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024, 2048)
+TRAIN_SIZES = (100, 250, 500, 1000, 2000, 5000, 10_000, 30_000, MNIST_TRAIN_SIZE)
+L2_OPTIONS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+MAX_EPOCHS_SLIDER = 50
+INPUT_DIM, NUM_CLASSES = 784, 10
+
+
+def _with(options: tuple, value) -> list:
+    """The options, plus `value` in its sorted place if a default config uses an unusual one."""
+    return sorted({*options, value})
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+# -- ready-made experiments ------------------------------------------------------------------------
+
+PRESET_PARAM = "preset"
+# Query parameters that may override a preset's settings (?preset=quick&epochs=3): make_config's.
+OVERRIDE_PARAMS = frozenset(
+    {"fusion_type", "num_members", "rule"}
+    | {f.name for f in fields(MemberConfig)}
+    | {f.name for f in fields(TrainConfig)}
+    | {f.name for f in fields(FusionConfig)} - {"type"}
+)
+
+
+def _parse(text: str) -> Any:
+    """'3' -> 3, '0.001' -> 0.001, 'true' -> True, anything else stays text."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    lowered = text.lower()
+    return {"true": True, "false": False}.get(lowered, text)
+
+
+def preset_config(
+    preset: Mapping[str, Any] | None, params: Mapping[str, str] | None = None
+) -> RunConfig | None:
+    """The config a ready-made experiment asks for, or None when none is asked.
+
+    `preset` holds make_config keyword arguments (another page puts ui.presets.PRESETS[name] in
+    st.session_state["preset"]); the URL may name one instead and override any make_config keyword:
+    ?preset=quick&epochs=3. Raises ConfigError for an unknown preset or a value out of range.
+    """
+    from ui.presets import PRESETS
+
+    params = params or {}
+    kwargs: dict[str, Any] = dict(preset or {})
+    name = params.get(PRESET_PARAM)
+    if name is not None:
+        if name not in PRESETS:
+            raise ConfigError(PRESET_PARAM, name, "one of " + ", ".join(repr(p) for p in PRESETS))
+        kwargs = dict(PRESETS[name])
+    overrides = {key: _parse(value) for key, value in params.items() if key in OVERRIDE_PARAMS}
+    if not kwargs and not overrides:
+        return None
+    if "fusion_type" in overrides:  # the preset's rule and size may not fit another type
+        kwargs.pop("rule", None)
+        kwargs.pop("num_members", None)
+    return make_config(**{**kwargs, **overrides})
+
+
+def requested_config(run_config: Mapping[str, Any] | None = None) -> RunConfig | None:
+    """What the controls should start from: a ready-made experiment asked for in session state or in
+    the URL, else `run_config` (the stored config of the run on show), else None (the defaults)."""
+    try:
+        asked = preset_config(st.session_state.get("preset"), st.query_params.to_dict())
+    except ConfigError as exc:
+        st.warning(t("config.preset_invalid", error=exc))
+        asked = None
+    if asked is None and run_config:
+        try:
+            asked = RunConfig.from_dict(dict(run_config)).validate()
+        except (ConfigError, TypeError):  # a run stored by an older Fusion Lab: start from defaults
+            asked = None
+    return asked
+
+
+def clear_preset_request() -> None:
+    """Once a preset has been trained, the controls follow the run instead (also after a refresh)."""
+    for key in ("preset", "preset_name"):
+        st.session_state.pop(key, None)
+    for key in [k for k in st.query_params if k == PRESET_PARAM or k in OVERRIDE_PARAMS]:
+        del st.query_params[key]
+
+
+# -- widgets ----------------------------------------------------------------------------------------
+
+
+def config_ui(key_prefix: str, *, default: RunConfig | None = None, compact: bool = False) -> RunConfig:
+    """Fusion, members and training controls laid out in columns; returns the validated RunConfig."""
+    base = default or RunConfig()
+
+    def key(name: str) -> str:
+        return f"{key_prefix}_{name}"
+
+    if compact:
+        left, right = st.columns(2, gap="large")
+        fusion_col, members_col, training_col = left, left, right
+    else:
+        fusion_col, members_col, training_col = st.columns(3, gap="large")
+    with fusion_col:
+        fusion = _fusion_ui(key, base.fusion, compact)
+    with members_col:
+        member, members = _members_ui(key, base, fusion.num_members, compact)
+    with training_col:
+        training = _training_ui(key, base.training, compact)
+    config = RunConfig(member=member, members=members, fusion=fusion, training=training)
+    try:
+        return config.validate()
+    except ConfigError as exc:  # the widgets prevent this; say so plainly if it ever happens
+        st.error(t("config.invalid", error=exc))
+        st.stop()
+
+
+def _fusion_ui(key, base: FusionConfig, compact: bool) -> FusionConfig:
+    if not compact:
+        st.subheader(t("config.fusion"), divider="gray")
+    fusion_type = st.radio(
+        t("config.fusion_type"),
+        FUSION_TYPES,
+        index=FUSION_TYPES.index(base.type),
+        format_func=lambda v: t(f"config.type.{v}"),
+        captions=None if compact else [t(f"config.type.{v}.caption") for v in FUSION_TYPES],
+        horizontal=compact,
+        key=key("fusion_type"),
+        help=t("config.fusion_type.help"),
+    )
+    single = fusion_type == "single"
+    if single:  # a separate key, so the multi-member choice comes back when the type changes back
+        st.slider(
+            t("config.num_members"),
+            1,
+            MAX_MEMBERS,
+            1,
+            disabled=True,
+            key=key("num_members_single"),
+            help=t("config.num_members.help"),
+        )
+        num_members = 1
+    else:
+        default_members = base.num_members if base.type != "single" else 3
+        num_members = st.slider(
+            t("config.num_members"),
+            1,
+            MAX_MEMBERS,
+            default_members,
+            key=key("num_members"),
+            help=t("config.num_members.help"),
+        )
+    rules = FUSION_RULES[fusion_type]
+    rule = st.selectbox(
+        t("config.rule"),
+        rules,
+        index=rules.index(base.rule) if base.rule in rules else 0,
+        format_func=lambda v: t(f"config.rule.{v}"),
+        disabled=single,
+        key=key("rule"),
+        help=t("config.rule.help"),
+    )
+    bootstrap = st.checkbox(
+        t("config.bootstrap"),
+        value=base.bootstrap and not single,
+        disabled=single,
+        key=key("bootstrap"),
+        help=t("config.bootstrap.help"),
+    )
+    meta_units, holdout = base.meta_units, base.stacking_holdout
+    if fusion_type == "hybrid":
+        meta_units = st.select_slider(
+            t("config.meta_units"),
+            _with(UNIT_OPTIONS, base.meta_units),
+            value=base.meta_units,
+            key=key("meta_units"),
+            help=t("config.meta_units.help"),
+        )
+    if fusion_type == "hybrid" or rule == "stacking":
+        holdout = st.slider(
+            t("config.stacking_holdout"),
+            0.05,
+            0.5,
+            float(base.stacking_holdout),
+            0.05,
+            format="%.2f",
+            key=key("stacking_holdout"),
+            help=t("config.stacking_holdout.help"),
+        )
+    return FusionConfig(
+        type=fusion_type,
+        num_members=num_members,
+        rule=rule,
+        bootstrap=bool(bootstrap and not single),
+        meta_units=int(meta_units),
+        stacking_holdout=float(holdout),
+    )
+
+
+def _members_ui(key, base: RunConfig, num_members: int, compact: bool):
+    """(shared member, per-member list or None)."""
+    if not compact:
+        st.subheader(t("config.members"), divider="gray")
+    each = False
+    if num_members > 1 and not compact:
+        mode = st.radio(
+            t("config.members_mode"),
+            ("alike", "each"),
+            index=1 if base.members else 0,
+            format_func=lambda v: t(f"config.mode.{v}"),
+            horizontal=True,
+            key=key("members_mode"),
+            help=t("config.members_mode.help"),
+        )
+        each = mode == "each"
+    if not each:
+        return _member_widgets(key, base.member), None
+    defaults = base.members or []
+    members = []
+    for i in range(num_members):
+        start = defaults[i] if i < len(defaults) else base.member
+        with st.expander(t("config.member_n", n=i + 1), expanded=i == 0):
+            members.append(_member_widgets(lambda name, i=i: key(f"m{i}_{name}"), start))
+    if all(m == members[0] for m in members):  # identical members are the "alike" config
+        return members[0], None
+    return members[0], members
+
+
+def _member_widgets(key, base: MemberConfig) -> MemberConfig:
+    units0 = base.units_per_layer()[0]
+    act0 = base.activations_per_layer()[0]
+    layers = st.slider(
+        t("config.hidden_layers"),
+        1,
+        MAX_LAYERS,
+        base.hidden_layers,
+        key=key("hidden_layers"),
+        help=t("config.hidden_layers.help"),
+    )
+    units = st.select_slider(
+        t("config.hidden_units"),
+        _with(UNIT_OPTIONS, units0),
+        value=units0,
+        key=key("hidden_units"),
+        help=t("config.hidden_units.help"),
+    )
+    activation = st.selectbox(
+        t("config.activation"),
+        ACTIVATIONS,
+        index=ACTIVATIONS.index(act0),
+        key=key("activation"),
+        help=t("config.activation.help"),
+    )
+    dropout = st.slider(
+        t("config.dropout_rate"),
+        0.0,
+        0.9,
+        float(base.dropout_rate),
+        0.05,
+        format="%.2f",
+        key=key("dropout_rate"),
+        help=t("config.dropout_rate.help"),
+    )
+    l2 = st.select_slider(
+        t("config.l2"),
+        _with(L2_OPTIONS, base.l2),
+        value=base.l2,
+        format_func=_number,
+        key=key("l2"),
+        help=t("config.l2.help"),
+    )
+    return MemberConfig(
+        hidden_layers=int(layers),
+        hidden_units=int(units),
+        activation=activation,
+        dropout_rate=round(float(dropout), 4),
+        l2=float(l2),
+    )
+
+
+def _training_ui(key, base: TrainConfig, compact: bool) -> TrainConfig:
+    if not compact:
+        st.subheader(t("config.training"), divider="gray")
+    optimizer = st.selectbox(
+        t("config.optimizer"),
+        OPTIMIZERS,
+        index=OPTIMIZERS.index(base.optimizer),
+        format_func=lambda v: {"adam": "Adam", "sgd": "SGD (momentum 0.9)", "rmsprop": "RMSprop"}[v],
+        key=key("optimizer"),
+        help=t("config.optimizer.help"),
+    )
+    lr = st.select_slider(
+        t("config.learning_rate"),
+        _with(LEARNING_RATES, base.learning_rate),
+        value=base.learning_rate,
+        format_func=_number,
+        key=key("learning_rate"),
+        help=t("config.learning_rate.help"),
+    )
+    batch = st.select_slider(
+        t("config.batch_size"),
+        _with(BATCH_SIZES, base.batch_size),
+        value=base.batch_size,
+        key=key("batch_size"),
+        help=t("config.batch_size.help"),
+    )
+    epochs = st.slider(
+        t("config.epochs"),
+        1,
+        max(MAX_EPOCHS_SLIDER, base.epochs),
+        base.epochs,
+        key=key("epochs"),
+        help=t("config.epochs.help"),
+    )
+    size = st.select_slider(
+        t("config.train_size"),
+        _with(TRAIN_SIZES, base.train_size),
+        value=base.train_size,
+        format_func=lambda v: f"{v:,}",
+        key=key("train_size"),
+        help=t("config.train_size.help"),
+    )
+    seed_col, patience_col = st.columns(2)
+    seed = seed_col.number_input(
+        t("config.seed"), 0, 2**31 - 1, base.seed, step=1, key=key("seed"), help=t("config.seed.help")
+    )
+    patience = patience_col.number_input(
+        t("config.patience"),
+        0,
+        50,
+        base.early_stopping_patience,
+        step=1,
+        key=key("early_stopping_patience"),
+        help=t("config.patience.help"),
+    )
+    return replace(
+        base,
+        optimizer=optimizer,
+        learning_rate=float(lr),
+        batch_size=int(batch),
+        epochs=int(epochs),
+        train_size=int(size),
+        seed=int(seed),
+        early_stopping_patience=int(patience),
+    )
+
+
+# -- parameter counts (plain arithmetic; tests check it against fusion_core.models.count_params) ------
+
+
+def member_layer_params(member: MemberConfig, input_dim: int = INPUT_DIM) -> list[int]:
+    """Weights plus biases of each Dense layer of one member, the 10-way softmax layer last."""
+    sizes = [input_dim, *member.units_per_layer(), NUM_CLASSES]
+    return [(n_in + 1) * n_out for n_in, n_out in pairwise(sizes)]
+
+
+def _member_inputs(config: RunConfig) -> list[int]:
+    cascade = config.fusion.type == "serial" and config.fusion.rule == "cascade"
+    return [INPUT_DIM + (NUM_CLASSES if cascade and k > 0 else 0) for k in range(config.fusion.num_members)]
+
+
+def parameter_counts(config: RunConfig) -> dict[str, int]:
+    """{'member_0': ..., 'fused': the fusion's own weights, 'total': ...}, as count_params reports them."""
+    members = config.member_configs()
+    counts = {
+        f"member_{k}": sum(member_layer_params(m, n_in))
+        for k, (m, n_in) in enumerate(zip(members, _member_inputs(config), strict=True))
+    }
+    f, k = config.fusion, len(members)
+    fused = 0
+    if f.rule == "weighted":
+        fused = k
+    elif f.rule == "feature":
+        fused = (sum(m.units_per_layer()[-1] for m in members) + 1) * NUM_CLASSES
+    elif f.rule == "stacking":
+        fused = (NUM_CLASSES * k + 1) * NUM_CLASSES
+    elif f.type == "hybrid":
+        fused = (INPUT_DIM + NUM_CLASSES * k + 1) * f.meta_units + (f.meta_units + 1) * NUM_CLASSES
+    counts["fused"] = fused
+    counts["total"] = sum(counts.values())
+    return counts
+
+
+# -- the diagram ------------------------------------------------------------------------------------
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _member_node(name: str, title: str, member: MemberConfig, n_in: int, colour: str) -> str:
+    """One member as an HTML-like table: a coloured header, a row per layer with its parameters."""
+    params = member_layer_params(member, n_in)
+    rows = [
+        f'<TR><TD COLSPAN="2" BGCOLOR="{colour}"><FONT COLOR="white"><B>{_esc(title)}</B></FONT></TD></TR>'
+    ]
+    for i, (units, act) in enumerate(
+        zip(member.units_per_layer(), member.activations_per_layer(), strict=True)
+    ):
+        label = f"Dense {units} {act}"
+        if member.dropout_rate > 0:
+            label += " + " + t("dot.dropout", rate=_number(member.dropout_rate))
+        port = ' PORT="h"' if i == member.hidden_layers - 1 else ""
+        rows.append(f'<TR><TD ALIGN="LEFT">{_esc(label)}</TD><TD ALIGN="RIGHT"{port}>{params[i]:,}</TD></TR>')
+    rows.append(
+        f'<TR><TD ALIGN="LEFT">Dense 10 softmax</TD><TD ALIGN="RIGHT" PORT="p">{params[-1]:,}</TD></TR>'
+    )
+    rows.append(
+        f'<TR><TD ALIGN="LEFT"><I>{_esc(t("dot.total"))}</I></TD>'
+        f'<TD ALIGN="RIGHT"><B>{sum(params):,}</B></TD></TR>'
+    )
+    table = '<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="5">' + "".join(rows) + "</TABLE>"
+    return f"  {name} [shape=plain, label=<{table}>];"
+
+
+def architecture_dot(config: RunConfig) -> str:
+    """Graphviz DOT: input -> members (a table of layers and parameters each) -> fusion -> output."""
+    f = config.fusion
+    members = config.member_configs()
+    inputs = _member_inputs(config)
+    counts = parameter_counts(config)
+    single = f.type == "single"
+    cascade = f.type == "serial" and f.rule == "cascade"
+    lines = [
+        "digraph architecture {",
+        f"  rankdir={'TB' if cascade and len(members) > 4 else 'LR'};",
+        '  graph [fontname="Helvetica", nodesep=0.25, ranksep=0.6];',
+        '  node [fontname="Helvetica", fontsize=11];',
+        '  edge [fontname="Helvetica", fontsize=10, color="#6B7280"];',
+        f'  input [shape=box, style="rounded,filled", fillcolor="#E5E7EB", label={_quoted(t("dot.input"))}];',
+        f'  output [shape=box, style="rounded,filled,bold", fillcolor="#F3F4F6", '
+        f"label={_quoted(t('dot.output'))}];",
+    ]
+    for k, (member, n_in) in enumerate(zip(members, inputs, strict=True)):
+        title = t("dot.stage_n" if cascade else "config.member_n", n=k + 1)
+        if single:
+            title = t("charts.series.network")
+        colour = FUSED_COLOUR if single else member_colour(f"member_{k}")
+        lines.append(_member_node(f"m{k}", title, member, n_in, colour))
+    if single:
+        lines += ["  input -> m0;", "  m0:p:e -> output;", "}"]
+        return "\n".join(lines)
+
+    rule_label = t(f"dot.fusion.{f.rule}", n=f"{counts['fused']:,}", units=f.meta_units)
+    lines.append(
+        f'  fusion [shape=box, style="rounded,filled", fillcolor="{FUSED_COLOUR}", fontcolor="white", '
+        f"label={_quoted(rule_label)}];"
+    )
+    if cascade:
+        lines.append("  input -> m0;")
+        for k in range(1, len(members)):
+            lines.append(f'  m{k - 1}:p:e -> m{k} [label="p_{k}", color="#111827", penwidth=1.6];')
+            lines.append(f'  input -> m{k} [style=dashed, label="x"];')
+        lines.append(f'  m{len(members) - 1}:p:e -> fusion [label="p_{len(members)}"];')
+    else:
+        port = "h" if f.rule == "feature" else "p"
+        for k in range(len(members)):
+            lines.append(f"  input -> m{k};")
+            lines.append(f'  m{k}:{port}:e -> fusion [label="{"h" if port == "h" else "p"}_{k + 1}"];')
+        if f.type == "hybrid":
+            lines.append('  input -> fusion [style=dashed, label="x"];')
+    lines += ["  fusion -> output [penwidth=2];", "}"]
+    return "\n".join(lines)
+
+
+# -- the formula ------------------------------------------------------------------------------------
+
+
+def _member_lines(member: MemberConfig, *, sup: str, out: str, source: str, input_dims: str) -> list[str]:
+    """h_1 = f(W_1 x + b_1), ..., p = softmax(W_L h + b), each with its weight matrix's shape."""
+    lines, prev, prev_dim = [], source, input_dims
+    units, acts = member.units_per_layer(), member.activations_per_layer()
+    for i, (u, act) in enumerate(zip(units, acts, strict=True), start=1):
+        lines.append(
+            rf"h_{{{i}}}{sup} &= \mathrm{{{act}}}\!\left(W_{{{i}}}{sup} {prev} + b_{{{i}}}{sup}\right), &"
+            rf"W_{{{i}}}{sup} &\in \mathbb{{R}}^{{{u}\times {prev_dim}}}"
+        )
+        prev, prev_dim = f"h_{{{i}}}{sup}", str(u)
+    n = len(units) + 1
+    lines.append(
+        rf"{out} &= \mathrm{{softmax}}\!\left(W_{{{n}}}{sup} {prev} + b_{{{n}}}{sup}\right), &"
+        rf"W_{{{n}}}{sup} &\in \mathbb{{R}}^{{10\times {prev_dim}}}"
+    )
+    return lines
+
+
+def formula_latex(config: RunConfig) -> str:
+    """The stacked network(s) with their real shapes, then the fusion's own formula (KaTeX)."""
+    f = config.fusion
+    k = f.num_members
+    members = config.member_configs()
+    cascade = f.type == "serial" and f.rule == "cascade"
+    dims = f"{INPUT_DIM}" if not cascade else rf"({INPUT_DIM} \text{{ or }} {INPUT_DIM + NUM_CLASSES})"
+    source = "z_k" if cascade else "x"
+    lines: list[str] = []
+    if f.type == "single":
+        lines += _member_lines(members[0], sup="", out="p", source="x", input_dims=str(INPUT_DIM))
+    elif config.members is None:
+        lines += _member_lines(members[0], sup="^{(k)}", out="p_k", source=source, input_dims=dims)
+        lines.append(rf"&& k &= 1, \dots, {k}")
+    else:
+        for i, member in enumerate(members[:3], start=1):
+            lines += _member_lines(
+                member,
+                sup=f"^{{({i})}}",
+                out=f"p_{{{i}}}",
+                source=source.replace("k", str(i)),
+                input_dims=dims,
+            )
+        if k > 3:
+            lines.append(r"&\;\;\vdots")
+    if cascade:
+        lines.insert(0, r"z_1 &= x, \quad z_k = [x;\, p_{k-1}] \;(k > 1)")
+        lines.append(rf"p &= p_{{{k}}}")
+    elif f.rule == "soft":
+        lines.append(rf"p &= \frac{{1}}{{{k}}} \sum_{{k=1}}^{{{k}}} p_k")
+    elif f.rule == "hard":
+        lines.append(
+            rf"v_c &= \#\{{k : \arg\max_j p_{{k,j}} = c\}}, \quad "
+            rf"\bar p = \tfrac{{1}}{{{k}}}\textstyle\sum_k p_k"
+        )
+        lines.append(rf"p &= \frac{{v + \tfrac12 \bar p}}{{{k} + \tfrac12}}, \quad \hat y = \arg\max_c v_c")
+    elif f.rule == "weighted":
+        lines.append(
+            rf"p &= \sum_{{k=1}}^{{{k}}} w_k\, p_k, \quad w = \mathrm{{softmax}}(\alpha), &"
+            rf"\alpha &\in \mathbb{{R}}^{{{k}}}"
+        )
+    elif f.rule == "feature":
+        width = sum(m.units_per_layer()[-1] for m in members)
+        lines.append(
+            rf"p &= \mathrm{{softmax}}\!\left(W_f [h^{{(1)}}_L; \dots; h^{{({k})}}_L] + b_f\right), &"
+            rf"W_f &\in \mathbb{{R}}^{{10\times {width}}}"
+        )
+    elif f.rule == "stacking":
+        lines.append(
+            rf"p &= \mathrm{{softmax}}\!\left(W_m [p_1; \dots; p_{{{k}}}] + b_m\right), &"
+            rf"W_m &\in \mathbb{{R}}^{{10\times {NUM_CLASSES * k}}}"
+        )
+    elif f.type == "hybrid":
+        u = f.meta_units
+        lines.append(
+            rf"h_m &= \mathrm{{relu}}\!\left(W_m [x; p_1; \dots; p_{{{k}}}] + b_m\right), &"
+            rf"W_m &\in \mathbb{{R}}^{{{u}\times {INPUT_DIM + NUM_CLASSES * k}}}"
+        )
+        lines.append(
+            rf"p &= \mathrm{{softmax}}\!\left(W_o h_m + b_o\right), & W_o &\in \mathbb{{R}}^{{10\times {u}}}"
+        )
+    return r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"

@@ -1,0 +1,50 @@
+"""Ready-made first experiments, as keyword arguments for `fusion_core.config.make_config`.
+
+A page that wants to start one sets `st.session_state["preset"] = PRESETS[name]` (and
+`st.session_state["preset_name"] = name`) and switches to the Train page, which builds the config
+with `make_config(**st.session_state["preset"])`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The seed article's network: Dense 512 relu, Dense 512 relu, softmax; Adam, batch 128, 5 epochs.
+    "article": {
+        "fusion_type": "single",
+        "hidden_layers": 2,
+        "hidden_units": 512,
+        "activation": "relu",
+        "optimizer": "adam",
+        "learning_rate": 1e-3,
+        "batch_size": 128,
+        "epochs": 5,
+        "train_size": 60_000,
+    },
+    # A small committee: five one-layer networks averaged (soft voting), as in the MNIST committees.
+    "parallel5": {
+        "fusion_type": "parallel",
+        "num_members": 5,
+        "rule": "soft",
+        "hidden_layers": 1,
+        "hidden_units": 256,
+        "activation": "relu",
+        "optimizer": "adam",
+        "learning_rate": 1e-3,
+        "batch_size": 128,
+        "epochs": 3,
+        "train_size": 60_000,
+    },
+    # Draw a digit's one-click model: well under a minute on two CPU cores.
+    "quick": {
+        "fusion_type": "parallel",
+        "num_members": 3,
+        "rule": "soft",
+        "hidden_layers": 1,
+        "hidden_units": 128,
+        "activation": "relu",
+        "epochs": 1,
+        "train_size": 10_000,
+    },
+}
