@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -30,3 +31,25 @@ def prepared(synthetic):
     from fusion_core.data import prepare_data
 
     return prepare_data(synthetic, train_size=1000, validation_fraction=0.1, seed=0)
+
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")  # what AppTest page tests open
+PAGE_TIMEOUT = 60  # seconds; importing TensorFlow alone can take several on a busy machine
+
+
+@pytest.fixture
+def app_home(tmp_path, monkeypatch, request):
+    """For AppTest: a fresh FUSION_LAB_HOME, fresh Streamlit caches, and synthetic digits for MNIST.
+
+    A test module may set SYNTHETIC (an MnistData) to choose the data; the default is 200 images.
+    """
+    import streamlit as st
+
+    import fusion_core.data
+
+    data = getattr(request.module, "SYNTHETIC", None) or fusion_core.data.synthetic_digits(200)
+    monkeypatch.setenv("FUSION_LAB_HOME", str(tmp_path))
+    monkeypatch.setattr(fusion_core.data, "load_mnist", lambda *a, **k: data)
+    st.cache_resource.clear()
+    yield tmp_path
+    st.cache_resource.clear()

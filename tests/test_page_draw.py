@@ -10,35 +10,24 @@ from __future__ import annotations
 import io
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
+from conftest import APP, PAGE_TIMEOUT
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import fusion_core.data
 from fusion_core.config import make_config
-from fusion_core.data import synthetic_digits
 from fusion_core.evaluate import predict_one
 from fusion_core.models import build_model
 from fusion_core.preprocess import to_mnist
 from fusion_core.store import RunStore
 
-TIMEOUT = 60
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 REAL_LOAD_MNIST = fusion_core.data.load_mnist
 
 
-@pytest.fixture(autouse=True)
-def lab_home(tmp_path, monkeypatch):
-    """A fresh FUSION_LAB_HOME, fresh Streamlit caches, and (unless a test says otherwise) fake data."""
-    monkeypatch.setenv("FUSION_LAB_HOME", str(tmp_path))
-    monkeypatch.setattr(fusion_core.data, "load_mnist", lambda *a, **k: synthetic_digits(200))
-    st.cache_resource.clear()
-    yield tmp_path
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("app_home")
 
 
 def tiny_run(name: str = "Tiny fusion", members: int = 3) -> tuple[int, object]:
@@ -71,7 +60,7 @@ def png_bytes(rgba: np.ndarray) -> bytes:
 
 
 def open_draw() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at = AppTest.from_file(APP, default_timeout=PAGE_TIMEOUT).run()
     at.switch_page("pages/draw.py").run()
     assert not at.exception, at.exception
     return at

@@ -8,10 +8,10 @@ replaced by small synthetic digits, and FUSION_LAB_LAB_OVERRIDES shrinks the swe
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 import streamlit as st
+from conftest import APP, PAGE_TIMEOUT
 from streamlit.testing.v1 import AppTest
 
 import fusion_core.data
@@ -37,8 +37,6 @@ from ui.labs_charts import (
 )
 from ui.state import get_runner, get_store
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TIMEOUT = 60
 SYNTHETIC = synthetic_digits(1200)
 PAGES = {
     "data_size": ("Data size", "sweep_run"),
@@ -49,21 +47,16 @@ PAGES = {
 
 
 @pytest.fixture
-def lab(tmp_path, monkeypatch):
-    """A fresh FUSION_LAB_HOME, synthetic digits, tiny sweep networks, and no cached store or runner."""
-    monkeypatch.setenv("FUSION_LAB_HOME", str(tmp_path))
+def lab(app_home, monkeypatch):
+    """The page-test home and synthetic digits, tiny sweep networks, and no cached data."""
     monkeypatch.setenv("FUSION_LAB_LAB_OVERRIDES", '{"hidden_layers": 1, "hidden_units": 16}')
-    monkeypatch.setattr(fusion_core.data, "load_mnist", lambda *a, **k: SYNTHETIC)
-    monkeypatch.setattr(fusion_core.jobs, "default_loader", lambda: SYNTHETIC)
-    st.cache_resource.clear()  # before the app builds its runner and store
     st.cache_data.clear()
-    yield tmp_path
-    st.cache_resource.clear()
+    yield app_home
     st.cache_data.clear()
 
 
 def open_page(page: str, query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at = AppTest.from_file(APP, default_timeout=PAGE_TIMEOUT)
     at.run()
     at.switch_page(f"pages/{page}.py")
     if query:

@@ -3,34 +3,25 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
+from conftest import APP, PAGE_TIMEOUT
 from streamlit.testing.v1 import AppTest
 
 import fusion_core.data
 from fusion_core.config import make_config
 from fusion_core.data import DataError, synthetic_digits
 
-TIMEOUT = 60
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 REAL_LOAD_MNIST = fusion_core.data.load_mnist
 
 
-@pytest.fixture(autouse=True)
-def lab_home(tmp_path, monkeypatch):
-    """A fresh FUSION_LAB_HOME, fresh Streamlit caches, and small fake data instead of MNIST."""
-    monkeypatch.setenv("FUSION_LAB_HOME", str(tmp_path))
-    monkeypatch.setattr(fusion_core.data, "load_mnist", lambda *a, **k: synthetic_digits(300))
-    st.cache_resource.clear()
-    yield tmp_path
-    st.cache_resource.clear()
+SYNTHETIC = synthetic_digits(300)
+pytestmark = pytest.mark.usefixtures("app_home")
 
 
 def open_learn() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()  # Learn is the default page
+    at = AppTest.from_file(APP, default_timeout=PAGE_TIMEOUT).run()  # Learn is the default page
     assert not at.exception, at.exception
     return at
 

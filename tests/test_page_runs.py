@@ -12,28 +12,15 @@ from pathlib import Path
 
 import keras
 import pytest
-import streamlit as st
+from conftest import APP, PAGE_TIMEOUT
 from streamlit.testing.v1 import AppTest
 
-import fusion_core.data
 from fusion_core import paths
 from fusion_core.config import make_config
-from fusion_core.data import synthetic_digits
 from fusion_core.models import build_model
 from fusion_core.store import RunStore
 
-TIMEOUT = 60
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
-
-@pytest.fixture(autouse=True)
-def lab_home(tmp_path, monkeypatch):
-    """A fresh FUSION_LAB_HOME, fresh Streamlit caches, and small fake data instead of MNIST."""
-    monkeypatch.setenv("FUSION_LAB_HOME", str(tmp_path))
-    monkeypatch.setattr(fusion_core.data, "load_mnist", lambda *a, **k: synthetic_digits(200))
-    st.cache_resource.clear()
-    yield tmp_path
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("app_home")
 
 
 def val_points(accuracies: list[float]) -> list[dict]:
@@ -67,7 +54,7 @@ def runs():
 
 
 def open_runs() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at = AppTest.from_file(APP, default_timeout=PAGE_TIMEOUT).run()
     at.switch_page("pages/runs.py").run()
     assert not at.exception, at.exception
     return at

@@ -8,11 +8,10 @@ because both import it when called.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
+from conftest import APP, PAGE_TIMEOUT
 from streamlit.testing.v1 import AppTest
 
 import fusion_core.data
@@ -31,23 +30,16 @@ from ui.config_ui import architecture_dot, formula_latex, parameter_counts
 from ui.i18n import t
 from ui.state import get_store
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TIMEOUT = 60
 SYNTHETIC = synthetic_digits(600)
 
 
 @pytest.fixture
-def lab(tmp_path, monkeypatch):
-    """A fresh FUSION_LAB_HOME, synthetic digits, and no store or runner left from another test."""
-    monkeypatch.setenv("FUSION_LAB_HOME", str(tmp_path))
-    monkeypatch.setattr(fusion_core.data, "load_mnist", lambda *a, **k: SYNTHETIC)
-    st.cache_resource.clear()
-    yield tmp_path
-    st.cache_resource.clear()
+def lab(app_home):
+    return app_home
 
 
 def open_train_page(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at = AppTest.from_file(APP, default_timeout=PAGE_TIMEOUT)
     at.run()
     at.switch_page("pages/train.py")
     if query:
@@ -208,7 +200,7 @@ def caption_texts(at: AppTest) -> list[str]:
 def test_a_preset_from_another_page_fills_the_controls_until_it_is_trained(lab):
     from ui.presets import PRESETS
 
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at = AppTest.from_file(APP, default_timeout=PAGE_TIMEOUT)
     at.run()
     at.session_state["preset"] = dict(PRESETS["parallel5"])
     at.session_state["preset_name"] = "parallel5"
