@@ -10,6 +10,7 @@ from fusion_core.models import FUSED, build_model, count_params, load_model, mem
 
 pytestmark = pytest.mark.jax
 
+
 def test_runs_on_the_backend_the_environment_names():
     import os
 
