@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
@@ -31,10 +30,6 @@ def prepared(synthetic):
     from fusion_core.data import prepare_data
 
     return prepare_data(synthetic, train_size=1000, validation_fraction=0.1, seed=0)
-
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")  # what AppTest page tests open
-PAGE_TIMEOUT = 60  # seconds; importing TensorFlow alone can take several on a busy machine
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import APP, PAGE_TIMEOUT
+from page_support import APP, PAGE_TIMEOUT
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 import streamlit as st
-from conftest import APP, PAGE_TIMEOUT
+from page_support import APP, PAGE_TIMEOUT
 from streamlit.testing.v1 import AppTest
 
 import fusion_core.data

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import APP, PAGE_TIMEOUT
+from page_support import APP, PAGE_TIMEOUT
 from streamlit.testing.v1 import AppTest
 
 import fusion_core.data

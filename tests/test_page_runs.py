@@ -12,7 +12,7 @@ from pathlib import Path
 
 import keras
 import pytest
-from conftest import APP, PAGE_TIMEOUT
+from page_support import APP, PAGE_TIMEOUT
 from streamlit.testing.v1 import AppTest
 
 from fusion_core import paths
@@ -220,7 +220,7 @@ def test_uploading_another_keras_model_is_refused():
      ("serial", 2, "cascade"), ("serial", 3, "stacking"), ("hybrid", 2, "meta")],
 )  # fmt: skip
 def test_infer_config_recovers_every_fusion(fusion_type, members, rule):
-    from ui.predict_ui import infer_config
+    from fusion_core.uploads import infer_config
 
     config = make_config(
         fusion_type, members, rule, hidden_layers=2, hidden_units=[32, 16], dropout_rate=0.25
