@@ -7,18 +7,15 @@ import streamlit as st
 from fusion_core.config import FUSION_TYPES
 from fusion_core.data import DataError
 from fusion_core.store import STATUSES, RunNotFound
+from fusion_core.uploads import NotAFusionModel, register_uploaded_model
 from ui.frame import require_frame
 from ui.i18n import t
-from ui.predict_ui import (
-    USABLE_STATUSES,
-    NotAFusionModel,
+from ui.predict_ui import USABLE_STATUSES, format_accuracy, fused_test_accuracy
+from ui.runs_ui import (
     accuracy_bar_figure,
     filter_runs,
-    format_accuracy,
     fused_curves_figure,
-    fused_test_accuracy,
     fused_validation,
-    register_uploaded_model,
     runs_column_config,
     runs_frame,
 )

@@ -1,0 +1,222 @@
+"""The Runs page's helpers: the runs table, its filters, and the charts that compare runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from ui.i18n import register, t
+from ui.predict_ui import fused_test_accuracy
+
+register(
+    "en",
+    {
+        # Runs
+        "runs.title": "Runs",
+        "runs.intro": (
+            "Every training run of this lab. Select rows in the table to compare their validation "
+            "curves and test accuracies; pick one run below to rename, download, delete or use it."
+        ),
+        "runs.empty": "No runs yet. Train a network and it will appear here, with its curves and results.",
+        "runs.go_train": "Go to the Train page",
+        "runs.filter_status": "Status",
+        "runs.filter_type": "Fusion type",
+        "runs.search": "Search names",
+        "runs.search_placeholder": "part of a run name",
+        "runs.none_match": "No run matches these filters.",
+        "runs.count": "{shown} of {total} runs shown.",
+        "runs.col.id": "ID",
+        "runs.col.name": "Name",
+        "runs.col.status": "Status",
+        "runs.col.type": "Fusion type",
+        "runs.col.members": "Members",
+        "runs.col.rule": "Rule",
+        "runs.col.arch": "Layers × units",
+        "runs.col.activation": "Activation",
+        "runs.col.epochs": "Epochs",
+        "runs.col.train_size": "Train size",
+        "runs.col.accuracy": "Test accuracy",
+        "runs.col.sec_epoch": "Seconds / epoch",
+        "runs.col.created": "Created",
+        "runs.col.kind": "Origin",
+        "runs.compare": "Compare the selected runs",
+        "runs.compare_hint": "Select one or more rows in the table to compare their curves.",
+        "runs.curve_accuracy": "Fused validation accuracy",
+        "runs.curve_loss": "Fused validation loss",
+        "runs.no_curves": "The selected runs have no validation points yet.",
+        "runs.bar_title": "Test accuracy of the fusion",
+        "runs.epoch": "epoch",
+        "runs.accuracy": "accuracy",
+        "runs.loss": "loss",
+        "runs.manage": "Run to manage",
+        "runs.manage_header": "Manage one run",
+        "runs.rename": "New name",
+        "runs.rename_button": "Rename",
+        "runs.renamed": "Renamed run {run_id} to “{name}”.",
+        "runs.rename_empty": "A name cannot be empty.",
+        "runs.delete_confirm": "Yes, delete run {run_id} and its saved model",
+        "runs.delete_button": "Delete",
+        "runs.deleted": "Deleted run {run_id}.",
+        "runs.download_csv": "Download metrics (CSV)",
+        "runs.download_model": "Download model (.keras)",
+        "runs.no_model": "This run has no saved model.",
+        "runs.use_on_draw": "Use on Draw a digit",
+        "runs.error": "Error: {error}",
+        "runs.upload_header": "Upload a model",
+        "runs.upload": "A .keras model trained in Fusion Lab",
+        "runs.upload_help": "It becomes a run here and can be used on Draw a digit.",
+        "runs.upload_done": "Added the uploaded model as run {run_id} ({accuracy} on the test set).",
+        "runs.upload_bad": "This is not a Fusion Lab model: {reason}",
+        "runs.upload_checking": "Checking the model and scoring it on the test set…",
+    },
+)
+
+RUN_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
+
+
+# -- the Runs page ------------------------------------------------------------------------------------
+
+# The most telling columns first, so they are visible without scrolling the table sideways.
+RUN_COLUMNS = ("id", "name", "status", "accuracy", "type", "members", "rule", "arch", "activation", "epochs",
+               "train_size", "sec_epoch", "created", "kind")  # fmt: skip
+
+
+def _run_row(run: dict) -> dict[str, Any]:
+    config = run.get("config") or {}
+    fusion, training = config.get("fusion") or {}, config.get("training") or {}
+    member = config.get("member") or {}
+    units = member.get("hidden_units")
+    layers_ = member.get("hidden_layers")
+    if config.get("members"):
+        arch = "mixed"
+    elif isinstance(units, list):
+        arch = f"{layers_}×[{', '.join(map(str, units))}]"
+    elif layers_ is not None and units is not None:
+        arch = f"{layers_}×{units}"
+    else:
+        arch = None
+    activation = member.get("activation")
+    results, timings = run.get("results") or {}, run.get("timings") or {}
+    return {
+        "id": run["id"],
+        "name": run["name"],
+        "status": run["status"],
+        "type": fusion.get("type"),
+        "members": fusion.get("num_members"),
+        "rule": fusion.get("rule"),
+        "arch": arch,
+        "activation": ", ".join(activation) if isinstance(activation, list) else activation,
+        "epochs": results.get("epochs_completed", training.get("epochs")),
+        "train_size": results.get("n_train", training.get("train_size")),
+        "accuracy": fused_test_accuracy(run),
+        "sec_epoch": timings.get("seconds_per_epoch"),
+        "created": datetime.fromtimestamp(run["created_at"]) if run.get("created_at") else None,
+        "kind": run.get("kind"),
+    }
+
+
+def runs_frame(runs: list[dict]) -> pd.DataFrame:
+    """One row per run, columns RUN_COLUMNS (plain values; labels come from `runs_column_config`)."""
+    return pd.DataFrame([_run_row(r) for r in runs], columns=list(RUN_COLUMNS))
+
+
+def runs_column_config() -> dict[str, Any]:
+    cc = st.column_config
+    return {
+        "id": cc.NumberColumn(t("runs.col.id"), format="%d", width="small"),
+        "name": cc.TextColumn(t("runs.col.name")),
+        "status": cc.TextColumn(t("runs.col.status"), width="small"),
+        "type": cc.TextColumn(t("runs.col.type"), width="small"),
+        "members": cc.NumberColumn(t("runs.col.members"), format="%d", width="small"),
+        "rule": cc.TextColumn(t("runs.col.rule"), width="small"),
+        "arch": cc.TextColumn(t("runs.col.arch"), width="small"),
+        "activation": cc.TextColumn(t("runs.col.activation"), width="small"),
+        "epochs": cc.NumberColumn(t("runs.col.epochs"), format="%.4g", width="small"),
+        "train_size": cc.NumberColumn(t("runs.col.train_size"), format="%d", width="small"),
+        "accuracy": cc.NumberColumn(t("runs.col.accuracy"), format="percent"),
+        "sec_epoch": cc.NumberColumn(t("runs.col.sec_epoch"), format="%.2f", width="small"),
+        "created": cc.DatetimeColumn(t("runs.col.created"), format="YYYY-MM-DD HH:mm", width="medium"),
+        "kind": cc.TextColumn(t("runs.col.kind"), width="small"),
+    }
+
+
+def filter_runs(
+    runs: list[dict], *, statuses: list[str] | None = None, types: list[str] | None = None, search: str = ""
+) -> list[dict]:
+    """Runs with a chosen status and fusion type (none chosen = all) whose name contains `search`."""
+    needle = search.strip().lower()
+    kept = []
+    for run in runs:
+        fusion_type = ((run.get("config") or {}).get("fusion") or {}).get("type")
+        if statuses and run["status"] not in statuses:
+            continue
+        if types and fusion_type not in types:
+            continue
+        if needle and needle not in run["name"].lower():
+            continue
+        kept.append(run)
+    return kept
+
+
+def fused_validation(store, run_id: int) -> pd.DataFrame:
+    """The fusion's validation points of one run: epoch, loss, accuracy."""
+    rows = [m for m in store.metrics(run_id) if m["split"] == "val" and m["series"] == "fused"]
+    return pd.DataFrame(rows, columns=["epoch", "loss", "accuracy"]) if rows else pd.DataFrame()
+
+
+def run_color(index: int) -> str:
+    """The colour of the index-th compared run, the same in every comparison chart."""
+    return RUN_COLORS[index % len(RUN_COLORS)]
+
+
+def fused_curves_figure(curves: dict[str, pd.DataFrame], metric: str, title: str) -> go.Figure:
+    """One line per run (name -> its fused validation points) of `metric` against epochs."""
+    fig = go.Figure()
+    for i, (name, frame) in enumerate(curves.items()):
+        if frame.empty:
+            continue
+        fig.add_scatter(
+            x=frame["epoch"].tolist(),
+            y=frame[metric].tolist(),
+            mode="lines+markers",
+            name=name,
+            line={"color": run_color(i)},
+        )
+    fig.update_layout(
+        title={"text": title, "x": 0.02},
+        height=340,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        xaxis={"title": t("runs.epoch")},
+        yaxis={"title": t(f"runs.{metric}"), **({"tickformat": ".1%"} if metric == "accuracy" else {})},
+        legend={"orientation": "h", "y": -0.2},
+        hovermode="x unified",
+    )
+    return fig
+
+
+def accuracy_bar_figure(runs: list[dict]) -> go.Figure:
+    """Test accuracy of each run's fusion (coloured as in the curves), zoomed to the range they span."""
+    bars = [(f"{r['name']} (#{r['id']})", fused_test_accuracy(r), run_color(i)) for i, r in enumerate(runs)]
+    bars = [bar for bar in bars if bar[1] is not None]
+    fig = go.Figure(
+        go.Bar(
+            x=[name for name, _, _ in bars],
+            y=[accuracy for _, accuracy, _ in bars],
+            text=[f"{accuracy:.2%}" for _, accuracy, _ in bars],
+            textposition="outside",
+            marker_color=[color for _, _, color in bars],
+        )
+    )
+    low = min((accuracy for _, accuracy, _ in bars), default=0.0)
+    fig.update_layout(
+        title={"text": t("runs.bar_title"), "x": 0.02},
+        height=340,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        yaxis={"range": [max(0.0, low - 0.05), 1.0], "tickformat": ".0%"},
+        xaxis={"type": "category"},
+    )
+    return fig
