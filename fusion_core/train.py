@@ -30,6 +30,16 @@ EventHandler = Callable[[dict], None]
 LOG_EVERY = 20  # batches between training points
 VAL_PER_EPOCH = 4  # validation points per epoch
 MONITOR_SIZE = 1000  # validation images scored at each validation point
+# On TensorFlow, XLA compilation costs about 3 s up front and saves about 1.3 ms per step of the
+# article's network on two cores (docs/PERFORMANCE.md): worth it only for longer runs.
+XLA_MIN_STEPS = 2500
+
+
+def choose_jit_compile(total_steps: int) -> bool | str:
+    """XLA for long TensorFlow runs only; other backends keep Keras's choice (JAX always compiles)."""
+    if keras.backend.backend() != "tensorflow":
+        return "auto"
+    return total_steps >= XLA_MIN_STEPS
 
 
 @dataclass
@@ -170,7 +180,8 @@ class StreamingCallback(keras.callbacks.Callback):
         logs = logs or {}
         stop = self.stop_event is not None and self.stop_event.is_set()
         last_of_epoch = batch + 1 == self.steps_per_epoch
-        if stop or last_of_epoch or (batch + 1) % self.log_every == 0:
+        first = self.step == 1  # a point at once, so a chart starts moving before batch 20
+        if first or stop or last_of_epoch or (batch + 1) % self.log_every == 0:
             self._train_point(batch, logs)
         if (batch + 1) in self.val_points or (stop and (batch + 1) not in self.val_points):
             self.validation_point(batch)
@@ -239,21 +250,24 @@ def train(
     log_every: int = LOG_EVERY,
     val_per_epoch: int = VAL_PER_EPOCH,
     monitor_size: int = MONITOR_SIZE,
-    jit_compile: bool | str = "auto",
+    jit_compile: bool | str | None = None,
 ) -> TrainOutcome:
     """Build, compile and fit the model that `config` describes on `data`.
 
     `data` has float32 arrays x_train (n, 784), x_val, and int labels y_train, y_val (see
     fusion_core.data.PreparedData). Setting `stop_event` stops training after the current batch;
     the weights and the history so far are kept and the outcome's status is 'stopped'.
+    `jit_compile=None` lets `choose_jit_compile` decide from the run's length.
     """
     config.validate()
     keras.utils.set_random_seed(config.training.seed)
-    model = compile_model(build_model(config), config, jit_compile=jit_compile)
-    names = output_names(config)
     tc = config.training
     n = len(data.x_train)
     steps = -(-n // tc.batch_size)
+    if jit_compile is None:
+        jit_compile = choose_jit_compile(steps * tc.epochs)
+    model = compile_model(build_model(config), config, jit_compile=jit_compile)
+    names = output_names(config)
     x_monitor, y_monitor = data.x_val[:monitor_size], data.y_val[:monitor_size]
     streaming = StreamingCallback(
         names,
