@@ -328,6 +328,7 @@ def results(gain: float) -> dict:
             "member_1": {"test_accuracy": best, "test_loss": 0.2, "params": 1000},
             "fused": {"test_accuracy": best + gain, "test_loss": 0.18, "params": 0},
         },
+        "params_total": 2003,
         "best_member": "member_1",
         "gain_over_best_member": gain,
         "member_weights": [0.4, 0.6],
@@ -351,6 +352,7 @@ def test_results_table_has_a_row_per_member_and_the_fusion():
     assert list(table[t("charts.table.model")]) == ["Member 1", "Member 2", "Fused"]
     assert list(table[t("charts.table.accuracy")]) == [93.0, 95.0, 96.0]
     assert list(table[t("charts.table.weight")])[:2] == [0.4, 0.6]
+    assert list(table[t("charts.table.params")]) == [1000, 1000, 2003]  # the fusion counts everything
     single = results_table(results(0.0), single=True)
     assert list(single[t("charts.table.model")]) == ["Network"]
 

@@ -41,7 +41,7 @@ register(
         "charts.table.model": "Model",
         "charts.table.accuracy": "Test accuracy (%)",
         "charts.table.loss": "Test loss",
-        "charts.table.params": "Parameters",
+        "charts.table.params": "Parameters (fused: whole model)",
         "charts.table.weight": "Fusion weight",
         "charts.gain.more": "The fusion is {points} points more accurate than its best member ({best}).",
         "charts.gain.less": "The fusion is {points} points less accurate than its best member ({best}).",
@@ -315,7 +315,10 @@ def results_table(results: dict, *, single: bool = False) -> pd.DataFrame:
             t("charts.table.model"): series_label(name, single=single),
             t("charts.table.accuracy"): round(100 * s["test_accuracy"], 2),
             t("charts.table.loss"): round(s["test_loss"], 4),
-            t("charts.table.params"): int(s["params"]),
+            # The fused row counts the whole model: every member plus the fusion's own weights.
+            t("charts.table.params"): int(
+                results.get("params_total", s["params"]) if name == "fused" else s["params"]
+            ),
         }
         if weights:
             match = re.fullmatch(r"member_(\d+)", name)
