@@ -4,14 +4,8 @@ import streamlit as st
 
 from fusion_core.config import MNIST_TRAIN_SIZE
 from fusion_core.data import DataError
-from ui.config_ui import (
-    architecture_dot,
-    clear_preset_request,
-    config_ui,
-    formula_latex,
-    parameter_counts,
-    requested_config,
-)
+from ui.architecture import architecture_dot, formula_latex, parameter_counts
+from ui.config_ui import clear_preset_request, config_ui, requested_config
 from ui.frame import require_frame
 from ui.i18n import register, t
 from ui.live import ACTIVE, live_run, remember_run, remembered_run, run_results

@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 import fusion_core.data
 from fusion_core.config import FUSION_RULES, ConfigError, MemberConfig, make_config
 from fusion_core.data import DataError, synthetic_digits
+from ui.architecture import architecture_dot, formula_latex, parameter_counts
 from ui.charts import (
     FUSED_COLOUR,
     confusion_figure,
@@ -26,7 +27,6 @@ from ui.charts import (
     overlay_figure,
     results_table,
 )
-from ui.config_ui import architecture_dot, formula_latex, parameter_counts
 from ui.i18n import t
 from ui.state import get_store
 

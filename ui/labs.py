@@ -36,7 +36,7 @@ from fusion_core.experiments import new_group_id, robustness_curve, training_acc
 from fusion_core.perturb import PERTURBATIONS
 from fusion_core.store import config_key
 from ui import labs_text  # noqa: F401  (registers the lab pages' strings)
-from ui.config_ui import parameter_counts
+from ui.architecture import parameter_counts
 from ui.i18n import t
 from ui.state import get_mnist, get_model, get_runner, get_store
 
