@@ -7,6 +7,7 @@ from ui.frame import require_frame
 from ui.i18n import t
 from ui.labs import (
     Point,
+    action_row,
     estimate_text,
     experiment_active,
     experiment_ids,
@@ -33,14 +34,13 @@ store = get_store()
 group, _ = remembered_experiment(LAB)
 ids = experiment_ids(LAB, group, POINTS) if group else []
 busy = experiment_active(ids)
-button_col, estimate_col = st.columns([1, 5], vertical_alignment="center")
-clicked = button_col.button(
+clicked, estimate_col = action_row(
     t("cost.preset"),
     key="cost_preset",
-    type="primary",
-    disabled=mnist is None or busy,
-    help=t("cost.busy") if busy else t("cost.preset.help"),
-    width="stretch",
+    help_text=t("cost.preset.help"),
+    busy_text=t("cost.busy"),
+    busy=busy,
+    disabled=mnist is None,
 )
 estimate_col.caption(estimate_text(POINTS))
 if clicked:

@@ -7,6 +7,7 @@ from ui.config_ui import TRAIN_SIZES
 from ui.frame import require_frame
 from ui.i18n import t
 from ui.labs import (
+    action_row,
     estimate_text,
     experiment_active,
     experiment_ids,
@@ -76,14 +77,13 @@ except ValueError:
 ids = experiment_ids(LAB, group, shown_points) if shown_points else []
 busy = experiment_active(ids)
 
-button_col, estimate_col = st.columns([1, 5], vertical_alignment="center")
-clicked = button_col.button(
+clicked, estimate_col = action_row(
     t("size.run"),
     key="sweep_run",
-    type="primary",
-    disabled=mnist is None or not points or busy,
-    help=t("size.busy") if busy else t("size.run.help"),
-    width="stretch",
+    help_text=t("size.run.help"),
+    busy_text=t("size.busy"),
+    busy=busy,
+    disabled=mnist is None or not points,
 )
 if points:
     estimate_col.caption(estimate_text(points))

@@ -12,7 +12,7 @@ from fusion_core.experiments import (
 from ui.charts import overlay_figure
 from ui.frame import require_frame
 from ui.i18n import t
-from ui.labs import intro, mnist_or_error, what_to_look_for
+from ui.labs import action_row, intro, mnist_or_error, what_to_look_for
 from ui.labs_charts import gap_figure, gap_table, variant_label
 from ui.labs_views import overfit_variants
 from ui.live import ACTIVE, live_run, remember_run, remembered_run
@@ -49,14 +49,13 @@ variant = variant_label(config.to_dict())
 
 run_id = remembered_run(RUN_KEY, RUN_PARAM)
 busy = run_id is not None and get_runner().state(run_id)["status"] in ACTIVE
-button_col, summary_col = st.columns([1, 5], vertical_alignment="center")
-clicked = button_col.button(
+clicked, summary_col = action_row(
     t("overfit.train"),
     key="overfit_train",
-    type="primary",
-    disabled=mnist is None or busy,
-    help=t("overfit.busy") if busy else t("overfit.train.help"),
-    width="stretch",
+    help_text=t("overfit.train.help"),
+    busy_text=t("overfit.busy"),
+    busy=busy,
+    disabled=mnist is None,
 )
 summary_col.caption(t("overfit.summary", variant=variant, describe=config.describe(), epochs=epochs))
 if clicked:

@@ -1,6 +1,21 @@
 """Constants for the AppTest page tests (the fixture they share, `app_home`, is in conftest.py)."""
 
+import time
 from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")  # what AppTest page tests open
 PAGE_TIMEOUT = 60  # seconds; importing TensorFlow alone can take several on a busy machine
+
+
+def wait_for(at: AppTest, done, seconds: float = 90) -> None:
+    """Rerun the app until `done(at)` holds: background jobs finish between AppTest runs."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        at.run()
+        assert not at.exception, at.exception
+        if done(at):
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out; errors={[e.value for e in at.error]}")

@@ -7,11 +7,9 @@ replaced by small synthetic digits, and FUSION_LAB_LAB_OVERRIDES shrinks the swe
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import streamlit as st
-from page_support import APP, PAGE_TIMEOUT
+from page_support import APP, PAGE_TIMEOUT, wait_for
 from streamlit.testing.v1 import AppTest
 
 import fusion_core.data
@@ -64,17 +62,6 @@ def open_page(page: str, query: dict | None = None) -> AppTest:
     at.run()
     assert not at.exception, at.exception
     return at
-
-
-def wait_for(at: AppTest, done, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        at.run()
-        assert not at.exception, at.exception
-        if done(at):
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out; errors={[e.value for e in at.error]}")
 
 
 def plotly_specs(at: AppTest) -> list[str]:

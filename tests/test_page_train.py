@@ -7,11 +7,9 @@ because both import it when called.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
-from page_support import APP, PAGE_TIMEOUT
+from page_support import APP, PAGE_TIMEOUT, wait_for
 from streamlit.testing.v1 import AppTest
 
 import fusion_core.data
@@ -64,17 +62,6 @@ def set_tiny_config(at: AppTest, *, epochs: int = 1, batch: int = 32) -> None:
     at.slider(key="train_epochs").set_value(epochs)
     at.select_slider(key="train_train_size").set_value(100)
     at.run()
-
-
-def wait_for(at: AppTest, done, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        at.run()
-        assert not at.exception, at.exception
-        if done(at):
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out; errors={[e.value for e in at.error]}")
 
 
 # -- the page ---------------------------------------------------------------------------------------

@@ -104,6 +104,23 @@ def what_to_look_for(page: str) -> None:
     st.markdown(t(f"{page}.look_for"))
 
 
+def action_row(label: str, *, key: str, help_text: str, busy_text: str, busy: bool, disabled: bool = False):
+    """A lab's primary button, disabled while its experiment runs, and a caption column beside it.
+
+    Returns (clicked, caption column).
+    """
+    button_col, caption_col = st.columns([1, 5], vertical_alignment="center")
+    clicked = button_col.button(
+        label,
+        key=key,
+        type="primary",
+        disabled=disabled or busy,
+        help=busy_text if busy else help_text,
+        width="stretch",
+    )
+    return clicked, caption_col
+
+
 def model_mtime(run: dict) -> float | None:
     """The run's saved model's modification time, or None when it has no model on disk."""
     path = run.get("model_path")
