@@ -134,11 +134,11 @@ class JobRunner:
         store: RunStore | None = None,
         *,
         max_concurrent: int = 1,
-        data_loader: DataLoader = default_loader,
+        data_loader: DataLoader | None = None,
     ):
         self.store = store or RunStore()
         self.max_concurrent = max(1, max_concurrent)
-        self.data_loader = data_loader
+        self.data_loader = data_loader  # None: fusion_core.jobs.default_loader, looked up per job
         self._lock = threading.Condition()
         self._queue: list[Job] = []
         self._jobs: dict[int, Job] = {}
@@ -176,7 +176,7 @@ class JobRunner:
                 job.config,
                 self.store,
                 job.run_id,
-                data_loader=self.data_loader,
+                data_loader=self.data_loader or default_loader,
                 stop_event=job.stop_event,
                 on_event=remember,
             )
