@@ -19,3 +19,19 @@ def wait_for(at: AppTest, done, seconds: float = 90) -> None:
             return
         time.sleep(0.5)
     raise AssertionError(f"timed out; errors={[e.value for e in at.error]}")
+
+
+def open_page(page: str, query: dict | None = None) -> AppTest:
+    """The app through app.py's frame, switched to pages/<page>.py, with optional URL parameters."""
+    at = AppTest.from_file(APP, default_timeout=PAGE_TIMEOUT)
+    at.run()
+    at.switch_page(f"pages/{page}.py")
+    if query:
+        at.query_params.update(query)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def plotly_specs(at: AppTest) -> list[str]:
+    return [el.proto.spec for el in at.get("plotly_chart")]

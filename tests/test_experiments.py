@@ -31,13 +31,6 @@ from fusion_core.store import RunStore
 TINY = {"hidden_layers": 1, "hidden_units": 16}  # members small enough to train in a blink
 
 
-@pytest.fixture(autouse=True)
-def lab_home(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    monkeypatch.setenv("FUSION_LAB_HOME", str(home))
-    return home
-
-
 @pytest.fixture(scope="module")
 def synthetic():
     return synthetic_digits(600, seed=0)  # 600 training images (540 after validation), 120 test

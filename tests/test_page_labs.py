@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import pytest
 import streamlit as st
-from page_support import APP, PAGE_TIMEOUT, wait_for
-from streamlit.testing.v1 import AppTest
+from page_support import open_page, plotly_specs, wait_for
 
 import fusion_core.data
 import fusion_core.experiments
@@ -51,21 +50,6 @@ def lab(app_home, monkeypatch):
     st.cache_data.clear()
     yield app_home
     st.cache_data.clear()
-
-
-def open_page(page: str, query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=PAGE_TIMEOUT)
-    at.run()
-    at.switch_page(f"pages/{page}.py")
-    if query:
-        at.query_params.update(query)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def plotly_specs(at: AppTest) -> list[str]:
-    return [el.proto.spec for el in at.get("plotly_chart")]
 
 
 def finished_run(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from page_support import APP, PAGE_TIMEOUT, wait_for
+from page_support import APP, PAGE_TIMEOUT, open_page, plotly_specs, wait_for
 from streamlit.testing.v1 import AppTest
 
 import fusion_core.data
@@ -37,18 +37,7 @@ def lab(app_home):
 
 
 def open_train_page(query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=PAGE_TIMEOUT)
-    at.run()
-    at.switch_page("pages/train.py")
-    if query:
-        at.query_params.update(query)
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def plotly_specs(at: AppTest) -> list[str]:
-    return [el.proto.spec for el in at.get("plotly_chart")]
+    return open_page("train", query)
 
 
 def dot(at: AppTest) -> str:
