@@ -14,15 +14,12 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from fusion_core import registry
+
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "swish", "linear")
-FUSION_TYPES = ("single", "parallel", "serial", "hybrid")
-# The rules each fusion type accepts; the first is its default.
-FUSION_RULES: dict[str, tuple[str, ...]] = {
-    "single": ("none",),
-    "parallel": ("soft", "hard", "weighted", "feature"),
-    "serial": ("cascade", "stacking"),
-    "hybrid": ("meta",),
-}
+# The fusion types and the rules each accepts (the first is its default) come from the registry.
+FUSION_TYPES = registry.FUSION_TYPES
+FUSION_RULES = registry.FUSION_RULES
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
 MNIST_TRAIN_SIZE = 60_000

@@ -4,150 +4,73 @@ Every model has one input (784 pixels in [0, 1]) and a dict of outputs: `member_
 `member_{K-1}` (each member's class probabilities) and `fused` (the fusion's). One forward pass
 gives all of them, and all members train jointly in one graph with a loss each. Paths from the
 members into the fusion pass through `StopGradient`, so the fusion's loss trains only the fusion's
-own weights. docs/FUSION.md has the formulas.
+own weights. docs/FUSION.md has the formulas; fusion_core/registry.py holds each fusion's and
+each member kind's facts and Keras hooks.
 """
 
 from __future__ import annotations
 
 import keras
-from keras import layers
 
+import fusion_core.layers  # noqa: F401 - registers the custom layers, so saved models load again
+from fusion_core import registry
 from fusion_core.config import MemberConfig, RunConfig
-from fusion_core.layers import HardVote, StopGradient, WeightedAverage
-
-NUM_CLASSES = 10
-INPUT_DIM = 28 * 28
-FUSED = "fused"
-INPUT_NAME = "pixels"
-
-
-def member_name(index: int) -> str:
-    return f"member_{index}"
+from fusion_core.registry import (  # noqa: F401 - the names every model shares, read here by callers
+    FUSED,
+    INPUT_DIM,
+    INPUT_NAME,
+    NUM_CLASSES,
+    FusionGraph,
+    member_name,
+    member_seed,
+)
 
 
 def output_names(config: RunConfig) -> list[str]:
-    return [member_name(k) for k in range(config.fusion.num_members)] + [FUSED]
-
-
-def member_seed(run_seed: int, index: int) -> int:
-    """Members always start from different weights, even when they are otherwise identical."""
-    return run_seed * 1009 + index * 7919 + 1
+    return registry.output_names(config.fusion.num_members)
 
 
 def build_member(inputs, config: MemberConfig, index: int, seed: int):
-    """The article's stacked network: y = f(W1 x + b1), z = f(W2 y + b2), ..., softmax.
-
-    Returns (last hidden activation, class probabilities).
-    """
-    regularizer = keras.regularizers.L2(config.l2) if config.l2 > 0 else None
-    h = inputs
-    shape = zip(config.units_per_layer(), config.activations_per_layer(), strict=True)
-    for i, (units, activation) in enumerate(shape):
-        h = layers.Dense(
-            units,
-            activation=activation,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + i),
-            kernel_regularizer=regularizer,
-            name=f"{member_name(index)}_dense_{i}",
-        )(h)
-        if config.dropout_rate > 0:
-            h = layers.Dropout(
-                config.dropout_rate, seed=seed + 100 + i, name=f"{member_name(index)}_drop_{i}"
-            )(h)
-    probs = layers.Dense(
-        NUM_CLASSES,
-        activation="softmax",
-        kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 99),
-        name=member_name(index),
-    )(h)
-    return h, probs
+    """One member, built by its kind's registry entry. Returns (last hidden activation, probabilities)."""
+    return registry.member_kind(config).build(inputs, config, index, seed)
 
 
 def build_model(config: RunConfig) -> keras.Model:
-    """A Keras model whose outputs are every member's probabilities and the fused probabilities."""
+    """A Keras model whose outputs are every member's probabilities and the fused probabilities.
+
+    The registry entry of the config's (type, rule) says what each member reads and builds the
+    fusion's own layers (its `fuse` hook).
+    """
     config.validate()
-    fusion = config.fusion
-    seed = config.training.seed
-    inputs = keras.Input(shape=(INPUT_DIM,), name=INPUT_NAME)
-    members = config.member_configs()
-    hidden, probs = [], []
-
-    if fusion.type == "serial" and fusion.rule == "cascade":
-        # Stage k+1 sees the image together with stage k's answer and refines it.
-        stage_input = inputs
-        for k, member in enumerate(members):
-            h, p = build_member(stage_input, member, k, member_seed(seed, k))
-            hidden.append(h)
-            probs.append(p)
-            frozen = StopGradient(name=f"{member_name(k)}_handoff")(p)
-            stage_input = layers.Concatenate(name=f"stage_{k + 1}_input")([inputs, frozen])
-        fused = StopGradient(name=FUSED)(probs[-1])
-        return _assemble(inputs, probs, fused, config)
-
-    for k, member in enumerate(members):
-        h, p = build_member(inputs, member, k, member_seed(seed, k))
-        hidden.append(h)
-        probs.append(p)
-    frozen = [StopGradient(name=f"{member_name(k)}_frozen")(p) for k, p in enumerate(probs)]
-
-    if fusion.type == "single":
-        fused = StopGradient(name=FUSED)(probs[0])
-    elif fusion.type == "parallel" and fusion.rule == "soft":
-        fused = layers.Average(name=FUSED)(frozen) if len(frozen) > 1 else _identity(frozen[0])
-    elif fusion.type == "parallel" and fusion.rule == "hard":
-        fused = HardVote(name=FUSED)(frozen)
-    elif fusion.type == "parallel" and fusion.rule == "weighted":
-        fused = WeightedAverage(name=FUSED)(frozen)
-    elif fusion.type == "parallel" and fusion.rule == "feature":
-        features = [StopGradient(name=f"{member_name(k)}_features")(h) for k, h in enumerate(hidden)]
-        joined = layers.Concatenate(name="features")(features) if len(features) > 1 else features[0]
-        fused = layers.Dense(NUM_CLASSES, activation="softmax", name=FUSED, **_init(seed, 501))(joined)
-    elif fusion.type == "serial" and fusion.rule == "stacking":
-        # A logistic-regression meta-learner on the members' probabilities (scikit-learn's default).
-        joined = layers.Concatenate(name="member_probs")(frozen) if len(frozen) > 1 else frozen[0]
-        fused = layers.Dense(NUM_CLASSES, activation="softmax", name=FUSED, **_init(seed, 502))(joined)
-    elif fusion.type == "hybrid":
-        # A parallel group feeding a serial meta-network that also sees the image.
-        joined = layers.Concatenate(name="meta_input")([inputs, *frozen])
-        h = layers.Dense(fusion.meta_units, activation="relu", name="meta_dense", **_init(seed, 503))(joined)
-        fused = layers.Dense(NUM_CLASSES, activation="softmax", name=FUSED, **_init(seed, 504))(h)
-    else:  # validate() makes this unreachable
-        raise ValueError(f"Unsupported fusion: type={fusion.type!r}, rule={fusion.rule!r}")
-    return _assemble(inputs, probs, fused, config)
-
-
-def _init(seed: int, offset: int) -> dict:
-    return {"kernel_initializer": keras.initializers.GlorotUniform(seed=seed * 1009 + offset)}
-
-
-def _identity(tensor):
-    return layers.Identity(name=FUSED)(tensor)
-
-
-def _assemble(inputs, probs, fused, config: RunConfig) -> keras.Model:
-    outputs = {member_name(k): p for k, p in enumerate(probs)}
-    outputs[FUSED] = fused
-    name = f"{config.fusion.type}_{config.fusion.rule}_x{config.fusion.num_members}"
-    return keras.Model(inputs, outputs, name=name)
+    fusion = registry.fusion_of(config)
+    graph = FusionGraph(keras.Input(shape=(INPUT_DIM,), name=INPUT_NAME), config.fusion, config.training.seed)
+    for k, member in enumerate(config.member_configs()):
+        hidden, probs = build_member(
+            fusion.member_input(graph, k), member, k, member_seed(config.training.seed, k)
+        )
+        graph.hidden.append(hidden)
+        graph.probs.append(probs)
+    outputs = {member_name(k): p for k, p in enumerate(graph.probs)}
+    outputs[FUSED] = fusion.fuse(graph)
+    return keras.Model(graph.inputs, outputs, name=registry.model_name(config.fusion))
 
 
 def uses_holdout(config: RunConfig) -> bool:
     """Stacking and hybrid train their meta-learner on data the members did not train on."""
-    return (
-        config.fusion.type == "serial" and config.fusion.rule == "stacking"
-    ) or config.fusion.type == "hybrid"
+    return registry.fusion_of(config).uses_holdout
 
 
 def count_params(model: keras.Model, num_members: int) -> dict[str, int]:
-    """Parameters per member and for the fusion's own weights (`fused`), plus `total`."""
+    """Parameters per member and for the fusion's own weights (`fused`), plus `total`, read from a
+    built model (registry.parameter_counts predicts the same numbers from a config)."""
     counts = {member_name(k): 0 for k in range(num_members)}
     total = 0
     for layer in model.layers:
         n = layer.count_params() if layer.weights else 0
         total += n
-        owner = layer.name.split("_dense_")[0].split("_drop_")[0]
-        if owner in counts:
-            counts[owner] += n
+        owner = registry.layer_owner(layer.name)
+        if owner is not None and owner < num_members:
+            counts[member_name(owner)] += n
     counts[FUSED] = total - sum(counts.values())
     counts["total"] = total
     return counts
