@@ -27,9 +27,9 @@ from fusion_core import jobs, perturb
 from fusion_core.config import MIN_TRAIN_SIZE, MNIST_TRAIN_SIZE, ConfigError, RunConfig, make_config
 from fusion_core.data import DataError, MnistData, prepare_data, stratified_indices
 from fusion_core.pareto import pareto_front
+from fusion_core.registry import FUSED, output_order
 from fusion_core.store import RunStore
 
-FUSED = "fused"  # the fused output's name (fusion_core.models.FUSED, without importing Keras)
 PointCallback = Callable[[int, int, dict], None]  # (points done, total, the row just finished)
 
 # -- data-size sweep ----------------------------------------------------------------------------
@@ -278,11 +278,6 @@ def run_size_sweep_cli(args: Any) -> int:
 # -- robustness ---------------------------------------------------------------------------------
 
 
-def _member_order(name: str) -> tuple[int, int]:
-    """member_0, member_1, ..., member_10, then fused."""
-    return (1, 0) if name == FUSED else (0, int(name.rsplit("_", 1)[-1]))
-
-
 def robustness_curve(
     model: Any,
     x_test: np.ndarray,
@@ -318,7 +313,7 @@ def robustness_curve(
     for strength in strengths:
         images = perturb.apply(kind, x, strength, seed=seed).reshape(len(idx), -1)
         probs = probabilities(model, images)
-        for name in sorted(probs, key=_member_order):
+        for name in sorted(probs, key=output_order):  # members by number, then fused
             accuracy = float(np.mean(np.argmax(probs[name], axis=1) == y))
             rows.append({"kind": kind, "strength": float(strength), "output": name, "accuracy": accuracy,
                          "n": len(idx)})  # fmt: skip

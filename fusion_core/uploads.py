@@ -9,13 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from fusion_core.config import ConfigError, FusionConfig, MemberConfig, RunConfig, TrainConfig
+from fusion_core.registry import FUSED, member_index, parse_model_name
 
 
 class NotAFusionModel(ValueError):
     """An uploaded file is not a model that Fusion Lab saved; the message says why."""
-
-
-_MODEL_NAME = re.compile(r"(single|parallel|serial|hybrid)_([a-z]+)_x(\d+)")
 
 
 def infer_config(model) -> RunConfig:
@@ -24,12 +22,13 @@ def infer_config(model) -> RunConfig:
     Fusion Lab names its models '<type>_<rule>_x<members>' and its layers 'member_<k>_dense_<i>';
     training settings are not saved in the model, so they keep their defaults.
     """
-    match = _MODEL_NAME.fullmatch(model.name or "")
-    num_members = sum(1 for name in model.output_names if name.startswith("member_"))
+    match = parse_model_name(model.name or "")
+    num_members = sum(1 for name in model.output_names if member_index(name) is not None)
     fusion = FusionConfig(type="parallel" if num_members > 1 else "single", num_members=num_members)
     fusion.rule = "soft" if num_members > 1 else "none"
     if match:
-        fusion = FusionConfig(type=match.group(1), num_members=int(match.group(3)), rule=match.group(2))
+        fusion_type, rule, count = match
+        fusion = FusionConfig(type=fusion_type, num_members=count, rule=rule)
     try:
         fusion.meta_units = int(model.get_layer("meta_dense").units)
     except ValueError:
@@ -75,7 +74,7 @@ def register_uploaded_model(store, filename: str, data: bytes, *, mnist=None) ->
     """
     from fusion_core import paths
     from fusion_core.jobs import model_path_for
-    from fusion_core.models import FUSED, load_model
+    from fusion_core.models import load_model
 
     digest = hashlib.sha256(data).hexdigest()[:16]
     staging = paths.models_dir() / f"upload_{digest}.keras"
@@ -86,7 +85,7 @@ def register_uploaded_model(store, filename: str, data: bytes, *, mnist=None) ->
         except Exception as exc:  # noqa: BLE001 - any failure to load means "not one of ours"
             raise NotAFusionModel(f"it does not load as a Keras model ({type(exc).__name__}: {exc})") from exc
         names = list(getattr(model, "output_names", None) or [])
-        if FUSED not in names or not any(n.startswith("member_") for n in names):
+        if FUSED not in names or not any(member_index(n) is not None for n in names):
             raise NotAFusionModel(f"expected outputs 'member_0', ... and 'fused'. Received: outputs={names}")
         try:
             config = infer_config(model)

@@ -9,13 +9,13 @@ ids from the spec).
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from fusion_core.registry import FUSED, member_index, member_name, output_names, output_order
 from ui.i18n import register, t
 
 register(
@@ -51,7 +51,6 @@ register(
     },
 )
 
-FUSED = "fused"
 MEMBER_COLOURS = (
     "#4C78A8",
     "#F58518",
@@ -86,27 +85,19 @@ def series_label(series: str, *, single: bool = False) -> str:
         return t("charts.series.network")
     if series == FUSED:
         return t("charts.series.fused")
-    match = re.fullmatch(r"member_(\d+)", series)
-    return t("charts.series.member", n=int(match.group(1)) + 1) if match else series
+    index = member_index(series)
+    return t("charts.series.member", n=index + 1) if index is not None else series
 
 
 def _series_order(names: Iterable[str]) -> list[str]:
     """Members by number (member_10 after member_9), then the fused output last."""
-
-    def rank(name: str) -> tuple[int, int, str]:
-        match = re.fullmatch(r"member_(\d+)", name)
-        if match:
-            return (0, int(match.group(1)), name)
-        return (2 if name == FUSED else 1, 0, name)
-
-    return sorted(set(names), key=rank)
+    return sorted(set(names), key=output_order)
 
 
 def member_colour(series: str) -> str:
     if series == FUSED:
         return FUSED_COLOUR
-    match = re.fullmatch(r"member_(\d+)", series)
-    index = int(match.group(1)) if match else 0
+    index = member_index(series) or 0
     return MEMBER_COLOURS[index % len(MEMBER_COLOURS)]
 
 
@@ -208,7 +199,7 @@ def curves_figure(rows: list[dict], *, metric: str, x: str = "step", title: str)
     points = _valid(rows, metric, x)
     fig = go.Figure()
     names = _series_order(r["series"] for r in points)
-    single = names == ["member_0", FUSED]
+    single = names == output_names(1)
     for series in names:
         if single and series == FUSED:  # a single network's fused output is the network itself
             continue
@@ -306,7 +297,7 @@ def confusion_figure(matrix, *, title: str | None = None) -> go.Figure:
 def results_table(results: dict, *, single: bool = False) -> pd.DataFrame:
     """One row per member and one for the fusion: test accuracy (%), test loss, parameters."""
     series = results["series"]
-    names = ["member_0"] if single else _series_order(series)
+    names = [member_name(0)] if single else _series_order(series)
     weights = results.get("member_weights")
     rows = []
     for name in names:
@@ -317,12 +308,12 @@ def results_table(results: dict, *, single: bool = False) -> pd.DataFrame:
             t("charts.table.loss"): round(s["test_loss"], 4),
             # The fused row counts the whole model: every member plus the fusion's own weights.
             t("charts.table.params"): int(
-                results.get("params_total", s["params"]) if name == "fused" else s["params"]
+                results.get("params_total", s["params"]) if name == FUSED else s["params"]
             ),
         }
         if weights:
-            match = re.fullmatch(r"member_(\d+)", name)
-            row[t("charts.table.weight")] = weights[int(match.group(1))] if match else None
+            index = member_index(name)
+            row[t("charts.table.weight")] = weights[index] if index is not None else None
         rows.append(row)
     return pd.DataFrame(rows)
 

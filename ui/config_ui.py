@@ -14,6 +14,7 @@ from typing import Any
 
 import streamlit as st
 
+from fusion_core import registry
 from fusion_core.config import (
     ACTIVATIONS,
     FUSION_RULES,
@@ -53,14 +54,8 @@ register(
         "config.rule.help": (
             "How the members' answers become one. Only the rules that fit the fusion type are offered."
         ),
-        "config.rule.none": "None: one network",
-        "config.rule.soft": "Soft vote: average the probabilities",
-        "config.rule.hard": "Hard vote: majority of the members' labels",
-        "config.rule.weighted": "Learned weights: a trained weight per member",
-        "config.rule.feature": "Feature head: a classifier on the members' last hidden layers",
-        "config.rule.cascade": "Cascade: each stage refines the previous stage's answer",
-        "config.rule.stacking": "Stacking: a meta-learner on the members' probabilities",
-        "config.rule.meta": "Meta-network: sees the image and every member's answer",
+        # Each rule's choice, in the words its registry entry gives.
+        **{f.description_key: f.label for f in registry.FUSIONS},
         "config.bootstrap": "Bagging",
         "config.bootstrap.help": (
             "Each member trains on its own bootstrap resample, so the members differ more."
@@ -116,7 +111,6 @@ BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024, 2048)
 TRAIN_SIZES = (100, 250, 500, 1000, 2000, 5000, 10_000, 30_000, MNIST_TRAIN_SIZE)
 L2_OPTIONS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 MAX_EPOCHS_SLIDER = 50
-INPUT_DIM, NUM_CLASSES = 784, 10
 
 
 def _with(options: tuple, value) -> list:
@@ -271,7 +265,7 @@ def _fusion_ui(key, base: FusionConfig, compact: bool) -> FusionConfig:
         t("config.rule"),
         rules,
         index=rules.index(base.rule) if base.rule in rules else 0,
-        format_func=lambda v: t(f"config.rule.{v}"),
+        format_func=lambda v: t(registry.get_fusion(fusion_type, v).description_key),
         disabled=single,
         key=key("rule"),
         help=t("config.rule.help"),
@@ -283,8 +277,9 @@ def _fusion_ui(key, base: FusionConfig, compact: bool) -> FusionConfig:
         key=key("bootstrap"),
         help=t("config.bootstrap.help"),
     )
+    chosen = registry.get_fusion(fusion_type, rule if rule in rules else rules[0])
     meta_units, holdout = base.meta_units, base.stacking_holdout
-    if fusion_type == "hybrid":
+    if chosen.uses_meta_units:
         meta_units = st.select_slider(
             t("config.meta_units"),
             _with(UNIT_OPTIONS, base.meta_units),
@@ -292,7 +287,7 @@ def _fusion_ui(key, base: FusionConfig, compact: bool) -> FusionConfig:
             key=key("meta_units"),
             help=t("config.meta_units.help"),
         )
-    if fusion_type == "hybrid" or rule == "stacking":
+    if chosen.uses_holdout:
         holdout = st.slider(
             t("config.stacking_holdout"),
             0.05,

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
-from fusion_core.experiments import COST_AXES, FUSED
+from fusion_core.experiments import COST_AXES
+from fusion_core.registry import FUSED, output_names
 from ui import labs_text  # noqa: F401  (registers the labs' strings)
 from ui.charts import CHART_HEIGHT, FUSED_COLOUR, RUN_COLOURS, series_label
 from ui.i18n import t
@@ -246,7 +247,7 @@ def robustness_figure(
     for i, (run, rows) in enumerate(curves.items()):
         colour = RUN_COLOURS[i % len(RUN_COLOURS)]
         outputs = list(dict.fromkeys(r["output"] for r in rows))
-        single = outputs == ["member_0", FUSED]
+        single = outputs == output_names(1)
         shown = [o for o in outputs if o == FUSED or (members and not single)]
         for output in sorted(shown, key=lambda o: o == FUSED):  # members first, so the fusion is on top
             fused = output == FUSED

@@ -10,7 +10,6 @@ The Draw a digit page registers its English strings here; the Runs page's are in
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import streamlit as st
 
 from fusion_core.config import ConfigError, RunConfig
 from fusion_core.preprocess import to_mnist
+from fusion_core.registry import member_index
 from ui.i18n import register, t
 from ui.state import get_model
 
@@ -114,7 +114,7 @@ def predict_drawing(model, image: np.ndarray, *, background: str = "auto") -> Dr
     One direct model call (no `model.predict`), so a canvas stroke costs milliseconds.
     """
     from fusion_core.evaluate import predict_one
-    from fusion_core.models import FUSED
+    from fusion_core.registry import FUSED
 
     digit = to_mnist(image, background=background)
     if digit is None:
@@ -125,8 +125,8 @@ def predict_drawing(model, image: np.ndarray, *, background: str = "auto") -> Dr
 
 
 def _member_index(name: str) -> int:
-    match = re.fullmatch(r"member_(\d+)", name)
-    return int(match.group(1)) if match else 10**6
+    index = member_index(name)
+    return index if index is not None else 10**6
 
 
 def probability_figure(
