@@ -231,7 +231,6 @@ class Fusion:
     diagram: ClassVar[str]
     uses_holdout: ClassVar[bool] = False  # its fusion learns on training images the members never see
     trained_head: ClassVar[bool] = False  # its fusion is a trained network (Dense layers of its own)
-    learned_weights: ClassVar[bool] = False  # one trained weight per member (jobs reports them)
     is_vote: ClassVar[bool] = False  # a fixed vote over the members' answers, no weights at all
     reads_features: ClassVar[bool] = False  # reads the members' last hidden layers, not their answers
     sees_input: ClassVar[bool] = False  # the fusion reads the image as well
@@ -333,7 +332,6 @@ class LearnedWeights(Fusion):
     type, rule = "parallel", "weighted"
     label = "Learned weights: a trained weight per member"
     diagram = "Learned weights\np = Σ w_k p_k · {n} params"
-    learned_weights = True
 
     def fusion_params(self, fusion: FusionConfig, members: list[MemberConfig]) -> int:
         return len(members)

@@ -1,9 +1,10 @@
-"""Widgets that return a validated RunConfig, and two pictures of it: a Graphviz diagram and a formula.
+"""Widgets that return a validated RunConfig.
 
 `config_ui(prefix)` is shared by every page that trains: each widget's key is the prefix plus the
 field name ("train_fusion_type", "train_hidden_units", "train_m2_dropout_rate"...), so tests and
-other pages can find them. Options are filtered so that an invalid combination cannot be entered.
-`architecture_dot` and `formula_latex` are pure functions of the config.
+other pages can find them. Options are filtered so that an invalid combination cannot be entered:
+the rules offered for a type, their labels and which extra settings they show come from
+fusion_core/registry.py. ui/architecture.py draws the config (a Graphviz diagram and a formula).
 """
 
 from __future__ import annotations
