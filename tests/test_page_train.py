@@ -13,6 +13,7 @@ from page_support import APP, PAGE_TIMEOUT, open_page, plotly_specs, wait_for
 from streamlit.testing.v1 import AppTest
 
 import fusion_core.data
+from fusion_core import registry
 from fusion_core.config import FUSION_RULES, ConfigError, MemberConfig, make_config
 from fusion_core.data import DataError, synthetic_digits
 from ui.architecture import architecture_dot, formula_latex, parameter_counts
@@ -97,6 +98,20 @@ def test_rule_options_follow_the_fusion_type(lab):
     at.selectbox(key="train_rule").set_value("weighted").run()
     at.radio(key="train_fusion_type").set_value("serial").run()
     assert at.selectbox(key="train_rule").value == "cascade"
+    assert not at.exception
+
+
+def test_each_rule_shows_the_settings_and_diagram_its_registry_entry_gives(lab):
+    at = open_train_page()
+    for fusion in registry.FUSIONS:
+        if fusion.one_member:
+            continue
+        at.radio(key="train_fusion_type").set_value(fusion.type).run()
+        at.selectbox(key="train_rule").set_value(fusion.rule).run()
+        shown = {w.key for w in at.slider} | {w.key for w in at.select_slider}
+        assert ("train_stacking_holdout" in shown) == fusion.uses_holdout, fusion.key
+        assert ("train_meta_units" in shown) == fusion.uses_meta_units, fusion.key
+        assert fusion.diagram.split("\n")[0] in dot(at), fusion.key
     assert not at.exception
 
 

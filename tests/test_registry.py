@@ -120,6 +120,7 @@ def test_config_offers_exactly_the_registered_fusions():
     # Today's fusions keep their flags (subsets, so that a new rule needs no change here).
     assert {("serial", "stacking"), ("hybrid", "meta")} <= {f.key for f in FUSIONS if f.uses_holdout}
     assert {("parallel", "soft"), ("parallel", "hard")} <= {f.key for f in FUSIONS if f.is_vote}
+    assert {("hybrid", "meta")} <= {f.key for f in FUSIONS if f.uses_meta_units}
     assert not any(f.uses_holdout for f in FUSIONS if not f.trained_head)  # a holdout trains a head
 
 
