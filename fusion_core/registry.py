@@ -192,7 +192,7 @@ class FusionGraph:
     seed: int  # the run's seed
     probs: list[Any] = field(default_factory=list)  # member k's class probabilities
     hidden: list[Any] = field(default_factory=list)  # member k's last hidden activation
-    _frozen: list[Any] | None = None
+    _frozen: list[Any] | None = field(default=None, init=False, repr=False)
 
     @property
     def frozen(self) -> list[Any]:
