@@ -32,8 +32,23 @@ NUM_CLASSES = 10
 # Per member: its hidden Dense and Dropout layers, its output and up to four fusion helpers.
 MAX_DECLARED_LAYERS = MAX_MEMBERS * (2 * MAX_LAYERS + 5) + 10
 MAX_CONFIG_BYTES = 2 * 1024 * 1024  # the largest Fusion Lab config.json is about 200 KB
-# Ten members of 8 x 2048 units are about 320 million float32 weights; a zip can claim any size.
-MAX_WEIGHT_BYTES = 4 * 330_000_000
+# The layers Fusion Lab builds its networks from (fusion_core.models and fusion_core.layers).
+LAYER_CLASSES = ("InputLayer", "Dense", "Dropout", "Concatenate", "Average", "Identity", "StopGradient",
+                 "HardVote", "WeightedAverage")  # fmt: skip
+
+
+def _max_parameters() -> int:
+    """The most parameters a valid config can have: every member at the limits, the widest fusion."""
+    widest_input = 784 + NUM_CLASSES  # a cascade stage sees the image and the previous answer
+    member = widest_input * MAX_UNITS + (MAX_LAYERS - 1) * MAX_UNITS**2 + MAX_UNITS * NUM_CLASSES
+    member += MAX_LAYERS * MAX_UNITS + NUM_CLASSES  # biases
+    hybrid = (784 + NUM_CLASSES * MAX_MEMBERS) * MAX_UNITS + MAX_UNITS * (NUM_CLASSES + 1) + NUM_CLASSES
+    feature = MAX_MEMBERS * MAX_UNITS * NUM_CLASSES + NUM_CLASSES
+    return MAX_MEMBERS * member + max(hybrid, feature)
+
+
+MAX_PARAMETERS = _max_parameters()  # about 312 million
+MAX_WEIGHT_BYTES = 4 * MAX_PARAMETERS + 1024 * 1024  # float32 weights and the HDF5 file's own overhead
 
 
 class NotAFusionModel(ValueError):
@@ -133,6 +148,11 @@ def check_declared_architecture(data: bytes) -> dict[str, Any]:
         )
     for layer in layers:
         _check_declared_layer(layer)
+    params = _declared_parameters(layers)
+    if params > MAX_PARAMETERS:
+        raise NotAFusionModel(
+            f"it declares {params:,} parameters; the largest Fusion Lab model has {MAX_PARAMETERS:,}"
+        )
     outputs = [n for n in _declared_output_names(config) if n.startswith("member_")]
     if len(outputs) > MAX_MEMBERS:
         raise NotAFusionModel(f"it declares {len(outputs)} members; Fusion Lab allows at most {MAX_MEMBERS}")
@@ -157,6 +177,10 @@ def _declared_layers(node: Any):
 def _check_declared_layer(layer: dict[str, Any]) -> None:
     cfg, kind = layer["config"], str(layer.get("class_name"))
     name = cfg.get("name", kind)
+    if kind not in LAYER_CLASSES:
+        raise NotAFusionModel(
+            f"its layer {name!r} is a {kind}; Fusion Lab networks are made of {', '.join(LAYER_CLASSES)}"
+        )
     for key in ("units", "filters"):
         value = cfg.get(key)
         if value is None:
@@ -171,6 +195,50 @@ def _check_declared_layer(layer: dict[str, Any]) -> None:
             raise NotAFusionModel(
                 f"expected one input of 784 pixels, shape (None, 784). Received: input shape {_shape(shape)}"
             )
+
+
+def _declared_parameters(layers: list[dict[str, Any]]) -> int:
+    """Parameters of the declared graph, from its wiring (widths propagate from the 784-pixel input).
+
+    Declared tensor shapes are not trusted: Keras rebuilds the graph from the wiring, so that is
+    what decides the size of every weight matrix it allocates.
+    """
+    widths: dict[str, int] = {}
+    total = 0
+    for layer in layers:
+        cfg, kind = layer["config"], str(layer.get("class_name"))
+        name = str(layer.get("name", cfg.get("name")))
+        sources = list(_inbound_layers(layer.get("inbound_nodes")))
+        unknown = [s for s in sources if s not in widths]
+        if unknown:
+            raise NotAFusionModel(f"its layer {name!r} takes its input from an unknown layer {unknown[0]!r}")
+        inputs = [widths[s] for s in sources]
+        if kind == "InputLayer":
+            widths[name] = 784
+        elif kind == "Dense":
+            units = int(cfg.get("units") or 0)
+            total += sum(inputs) * units + units
+            widths[name] = units
+        elif kind == "Concatenate":
+            widths[name] = sum(inputs)
+        else:  # element-wise: dropout, averages, votes, identity
+            widths[name] = max(inputs, default=0)
+            total += len(inputs) if kind == "WeightedAverage" else 0
+    return total
+
+
+def _inbound_layers(node: Any):
+    """The names of the layers whose outputs feed a layer, from its 'inbound_nodes'."""
+    if isinstance(node, dict):
+        history = (node.get("config") or {}).get("keras_history") if node.get("class_name") else None
+        if node.get("class_name") == "__keras_tensor__" and isinstance(history, list) and history:
+            yield str(history[0])
+            return
+        for value in node.values():
+            yield from _inbound_layers(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _inbound_layers(value)
 
 
 def _declared_output_names(config: dict[str, Any]) -> list[str]:

@@ -183,3 +183,39 @@ def test_a_store_failure_after_checking_leaves_no_run_and_no_file(store, monkeyp
     with pytest.raises(OSError):
         register_uploaded_model(store, "mine.keras", keras_bytes(build_model(small_config())))
     assert nothing_stored(store)
+
+
+def dense(name: str, units: int, source: str) -> dict:
+    history = {"shape": [None, 8], "keras_history": [source, 0, 0]}
+    tensor = {"class_name": "__keras_tensor__", "config": history}
+    return {
+        "module": "keras.layers",
+        "class_name": "Dense",
+        "name": name,
+        "config": {"name": name, "units": units, "activation": "relu"},
+        "inbound_nodes": [{"args": [tensor], "kwargs": {}}],
+    }
+
+
+def test_more_parameters_than_any_fusion_lab_model_are_refused_from_the_wiring(store):
+    """Each layer within the limits, together far beyond them; the declared shapes even lie (8 wide)."""
+    data = keras_bytes(build_model(small_config()))
+
+    def deepen(config):
+        chain = [dense(f"deep_{i}", MAX_UNITS, "pixels" if i == 0 else f"deep_{i - 1}") for i in range(90)]
+        config["config"]["layers"][1:1] = chain
+
+    t0 = time.perf_counter()
+    message = refused(store, with_config(data, deepen), "parameters; the largest Fusion Lab model has")
+    assert time.perf_counter() - t0 < 1.0
+    declared = int(message.split(" parameters")[0].rsplit(" ", 1)[1].replace(",", ""))
+    assert declared >= 784 * 2048 + 2048 + 89 * (2048 * 2048 + 2048)  # from the wiring, not the shapes
+
+
+def test_a_layer_fusion_lab_never_makes_is_refused(store):
+    data = keras_bytes(build_model(small_config()))
+
+    def convolve(config):
+        config["config"]["layers"][1]["class_name"] = "Conv2D"
+
+    refused(store, with_config(data, convolve), "is a Conv2D")
