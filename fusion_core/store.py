@@ -16,6 +16,7 @@ import errno
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 import socket
@@ -90,6 +91,9 @@ class RunNotFound(StoreError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise show the message in quotes
         return str(self.args[0])
+
+
+log = logging.getLogger(__name__)
 
 
 def canonical_json(config: dict[str, Any]) -> str:
@@ -331,7 +335,8 @@ class RunStore:
         """Every column, plus `config`, `results` and `timings` decoded to dicts (None if unset).
 
         `model_path` is the model file this home may read (see `paths.safe_model_path`), or None.
-        None for a run that does not exist; a run whose record cannot be decoded raises BadRun.
+        None for a run that does not exist, and for one whose record cannot be decoded (logged;
+        `list_runs().skipped` reports it): every page already copes with a missing run.
         """
         rows = self._rows("SELECT * FROM runs WHERE id = ?", (run_id,))
         if not rows:
@@ -339,7 +344,8 @@ class RunStore:
         try:
             return _decode(rows[0])
         except ValueError as exc:
-            raise BadRun(run_id, str(exc)) from exc
+            log.warning("%s", BadRun(run_id, str(exc)))
+            return None
 
     def list_runs(
         self, *, status: str | None = None, kind: str | None = None, group_id: str | None = None
@@ -469,7 +475,10 @@ def _decode(row: sqlite3.Row) -> dict[str, Any]:
             raise ValueError(f"results_json has a non-number {field}: {value!r}")
     if not isinstance(run.get("name"), str):
         raise ValueError(f"name is not text: {run.get('name')!r}")
-    run["model_path"] = _safe_str(paths.safe_model_path(run["id"], run.get("model_path")))
+    try:
+        run["model_path"] = _safe_str(paths.safe_model_path(run["id"], run.get("model_path")))
+    except OSError:  # the home itself is unusable: no model can be read from it
+        run["model_path"] = None
     return run
 
 

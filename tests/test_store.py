@@ -509,8 +509,7 @@ def test_a_bad_row_is_skipped_and_reported(store, column, value, reason):
     assert [r["id"] for r in runs] == [also_good, good]
     [skipped] = runs.skipped
     assert skipped.run_id == bad and reason in str(skipped)
-    with pytest.raises(StoreError, match=f"Run {bad} cannot be read"):
-        store.get_run(bad)
+    assert store.get_run(bad) is None  # as if missing: every page copes with that
     store.delete(bad)  # the way out: a damaged run can still be deleted
     assert store.list_runs().skipped == []
 
