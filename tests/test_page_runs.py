@@ -326,3 +326,15 @@ def test_a_name_longer_than_the_limit_never_reaches_the_store(runs):
     assert not at.exception, at.exception
     name = RunStore().get_run(runs["beta"])["name"]
     assert name in ("beta single", "n" * 100)  # refused with a message, or cut by the box
+
+
+def test_after_a_filter_hides_the_managed_run_the_buttons_act_on_the_run_shown(runs):
+    at = open_runs()
+    at.selectbox(key="runs_manage").set_value(runs["beta"]).run()
+    at.text_input(key="runs_search").input("gamma").run()
+    assert at.selectbox(key="runs_manage").value == runs["gamma"]
+    at.checkbox(key="runs_delete_confirm").check().run()
+    at.button(key="runs_delete_btn").click().run()
+    assert not at.exception, at.exception
+    store = RunStore()
+    assert store.get_run(runs["gamma"]) is None and store.get_run(runs["beta"]) is not None
