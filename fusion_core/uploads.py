@@ -55,6 +55,10 @@ class NotAFusionModel(ValueError):
     """An uploaded file is not a model that Fusion Lab saved; the message says why."""
 
 
+class UploadFailed(RuntimeError):
+    """A valid upload could not be stored (a full disk, a store error); nothing was kept."""
+
+
 _MODEL_NAME = re.compile(r"(single|parallel|serial|hybrid)_([a-z]+)_x(\d+)")
 
 
@@ -335,7 +339,7 @@ def register_uploaded_model(store, filename: str, data: bytes, *, mnist=None) ->
     from fusion_core import paths
     from fusion_core.jobs import model_path_for
     from fusion_core.models import load_model
-    from fusion_core.store import MAX_NAME_CHARS, clean_name
+    from fusion_core.store import MAX_NAME_CHARS, StoreError, clean_name
 
     check_declared_architecture(data)
     folder = paths.models_dir()
@@ -371,9 +375,13 @@ def register_uploaded_model(store, filename: str, data: bytes, *, mnist=None) ->
         store.set_model_path(run_id, str(target))
         store.finish(run_id, "done", results=results)
         return run_id
-    except BaseException:
+    except BaseException as exc:
         if run_id is not None:  # stored half-way (a full disk): take it all back
             _forget(store, run_id)
+        if isinstance(exc, (OSError, StoreError)):  # the visitor needs the reason, not our paths
+            from fusion_core.jobs import friendly_error
+
+            raise UploadFailed(_without_paths(friendly_error(exc), staging)) from exc
         raise
     finally:
         staging.unlink(missing_ok=True)

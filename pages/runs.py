@@ -8,7 +8,7 @@ from fusion_core.config import FUSION_TYPES
 from fusion_core.data import DataError
 from fusion_core.jobs import friendly_error
 from fusion_core.store import MAX_NAME_CHARS, STATUSES, StoreError
-from fusion_core.uploads import NotAFusionModel, register_uploaded_model
+from fusion_core.uploads import NotAFusionModel, UploadFailed, register_uploaded_model
 from ui.frame import require_frame
 from ui.i18n import t
 from ui.predict_ui import USABLE_STATUSES, format_accuracy, fused_test_accuracy
@@ -96,7 +96,9 @@ def upload_section() -> None:
                 run_id = register_uploaded_model(store, upload.name, upload.getvalue(), mnist=mnist)
             except NotAFusionModel as exc:
                 done[upload.file_id] = ("error", t("runs.upload_bad", reason=exc))
-            except (StoreError, OSError, MemoryError) as exc:  # nothing was kept; say why
+            except UploadFailed as exc:  # nothing was kept; say why
+                done[upload.file_id] = ("error", t("runs.upload_failed", error=exc))
+            except MemoryError as exc:
                 done[upload.file_id] = ("error", t("runs.upload_failed", error=friendly_error(exc)))
             else:
                 accuracy = format_accuracy(fused_test_accuracy(store.get_run(run_id)))

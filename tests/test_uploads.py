@@ -14,7 +14,7 @@ from fusion_core import paths
 from fusion_core.config import MAX_UNITS, make_config
 from fusion_core.models import build_model
 from fusion_core.store import RunStore
-from fusion_core.uploads import NotAFusionModel, register_uploaded_model
+from fusion_core.uploads import NotAFusionModel, UploadFailed, register_uploaded_model
 
 
 @pytest.fixture
@@ -180,8 +180,21 @@ def test_a_store_failure_after_checking_leaves_no_run_and_no_file(store, monkeyp
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(store, "set_model_path", full_disk)
-    with pytest.raises(OSError):
+    with pytest.raises(UploadFailed, match="disk is full"):
         register_uploaded_model(store, "mine.keras", keras_bytes(build_model(small_config())))
+    assert nothing_stored(store)
+
+
+def test_a_store_error_while_storing_names_no_server_path(store, monkeypatch):
+    from fusion_core.store import StoreError
+
+    def read_only(*args, **kwargs):
+        raise StoreError(f"The run store {store.path} cannot be written (read-only). Make it writable.")
+
+    monkeypatch.setattr(store, "create_run", read_only)
+    with pytest.raises(UploadFailed) as info:
+        register_uploaded_model(store, "mine.keras", keras_bytes(build_model(small_config())))
+    assert "cannot be written" in str(info.value) and str(paths.home_dir()) not in str(info.value)
     assert nothing_stored(store)
 
 
