@@ -46,7 +46,8 @@ def friendly_error(exc: BaseException) -> str:
     """One line a learner can act on, instead of a traceback."""
     if isinstance(exc, MemoryError):
         return "The computer ran out of memory. Try fewer members, fewer units or a smaller batch size."
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+    # h5py and zipfile report a full disk as a plain OSError; the text is the one constant
+    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left" in str(exc):
         return "The disk is full, so the run could not be saved. Free some space and train it again."
     name = type(exc).__name__
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else name
