@@ -378,7 +378,7 @@ def register_uploaded_model(store, filename: str, data: bytes, *, mnist=None) ->
     except BaseException as exc:
         if run_id is not None:  # stored half-way (a full disk): take it all back
             _forget(store, run_id)
-        if isinstance(exc, (OSError, StoreError)):  # the visitor needs the reason, not our paths
+        if isinstance(exc, (OSError, StoreError, MemoryError)):  # the reason, not our paths
             from fusion_core.jobs import friendly_error
 
             raise UploadFailed(_without_paths(friendly_error(exc), staging)) from exc

@@ -6,8 +6,7 @@ import streamlit as st
 
 from fusion_core.config import FUSION_TYPES
 from fusion_core.data import DataError
-from fusion_core.jobs import friendly_error
-from fusion_core.store import MAX_NAME_CHARS, STATUSES, StoreError
+from fusion_core.store import MAX_NAME_CHARS, STATUSES, StoreError, clean_name
 from fusion_core.uploads import NotAFusionModel, UploadFailed, register_uploaded_model
 from ui.frame import require_frame
 from ui.i18n import t
@@ -60,7 +59,7 @@ def _rename(run_id: int) -> None:
         _flash("error", t("runs.error", error=exc))
         return
     st.session_state[MANAGED] = run_id
-    _flash("success", t("runs.renamed", run_id=run_id, name=store.get_run(run_id)["name"]))
+    _flash("success", t("runs.renamed", run_id=run_id, name=clean_name(name)))
 
 
 def _delete(run_id: int) -> None:
@@ -98,8 +97,6 @@ def upload_section() -> None:
                 done[upload.file_id] = ("error", t("runs.upload_bad", reason=exc))
             except UploadFailed as exc:  # nothing was kept; say why
                 done[upload.file_id] = ("error", t("runs.upload_failed", error=exc))
-            except MemoryError as exc:
-                done[upload.file_id] = ("error", t("runs.upload_failed", error=friendly_error(exc)))
             else:
                 accuracy = format_accuracy(fused_test_accuracy(store.get_run(run_id)))
                 done[upload.file_id] = ("success", t("runs.upload_done", run_id=run_id, accuracy=accuracy))
