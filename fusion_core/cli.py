@@ -1,6 +1,7 @@
 """Command line: `python -m fusion_core train|runs|data|sweep ...`.
 
-Bad flags or values exit with status 2 and one line that says what was wrong; never a traceback.
+Bad flags or values, and a run store or disk that cannot be used, exit with status 2 and one line
+that says what was wrong; never a traceback.
 """
 
 from __future__ import annotations
@@ -8,10 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
 import sys
 from collections.abc import Sequence
 
 from fusion_core.config import ACTIVATIONS, FUSION_RULES, FUSION_TYPES, OPTIMIZERS, ConfigError, make_config
+from fusion_core.store import StoreError
 
 EXIT_USAGE = 2
 
@@ -98,15 +101,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     from fusion_core.data import DataError, load_mnist
     from fusion_core.jobs import run_job
-    from fusion_core.store import RunStore
+    from fusion_core.store import RunStore, clean_name
 
+    name = clean_name(args.name) if args.name is not None else None  # before minutes of loading
+    store = RunStore()
     try:
         mnist = load_mnist()
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    store = RunStore()
-    run_id = store.create_run(config.to_dict(), name=args.name, kind="cli")
+    run_id = store.create_run(config.to_dict(), name=name, kind="cli")
     _say(f"run {run_id}: {config.describe()}, {config.training.epochs} epochs on {mnist.source}", args.json)
 
     def progress(event: dict) -> None:
@@ -148,9 +152,12 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from fusion_core.store import RunStore
+    from fusion_core.store import RunStore, printable_name
 
-    runs = RunStore().list_runs()
+    with RunStore() as store:
+        runs = store.list_runs()
+    for bad in runs.skipped:  # reported, never a reason to hide the other runs
+        print(f"warning: {bad}", file=sys.stderr)
     rows = []
     for run in runs:
         acc = (run.get("results") or {}).get("fused_accuracy")
@@ -172,7 +179,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return 0
     for r in rows:
         acc = f"{r['test_accuracy']:.4f}" if r["test_accuracy"] is not None else "   -  "
-        print(f"{r['id']:>5}  {r['status']:<11} {acc}  {r['name']:<20} {r['config']}")
+        # Names are user text: escaped, so a newline or an escape sequence cannot fake a row.
+        print(f"{r['id']:>5}  {r['status']:<11} {acc}  {printable_name(r['name']):<20} {r['config']}")
     return 0
 
 
@@ -205,6 +213,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return run_size_sweep_cli(args)
 
 
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if isinstance(exc, StoreError) else f"{text} ({type(exc).__name__})"
+
+
 COMMANDS = {"train": cmd_train, "runs": cmd_runs, "data": cmd_data, "sweep": cmd_sweep}
 
 
@@ -218,6 +231,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except ConfigError as exc:
         print(f"python -m fusion_core: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (StoreError, sqlite3.Error, OSError) as exc:  # the store, its folder or the disk
+        print(f"python -m fusion_core: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

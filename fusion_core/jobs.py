@@ -8,7 +8,10 @@ so a refresh, a stop or a crash loses nothing that was already measured.
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
+import tempfile
 import threading
 import time
 import traceback
@@ -32,14 +35,20 @@ def default_loader():
     return load_mnist()
 
 
+FINISH_ATTEMPTS = 3  # a failure is recorded even if the store hiccups (a lock, a moment of full disk)
+
+
 def model_path_for(run_id: int) -> Path:
-    return paths.models_dir() / f"run_{run_id}.keras"
+    return paths.run_model_path(run_id)
 
 
 def friendly_error(exc: BaseException) -> str:
     """One line a learner can act on, instead of a traceback."""
     if isinstance(exc, MemoryError):
         return "The computer ran out of memory. Try fewer members, fewer units or a smaller batch size."
+    # h5py and zipfile report a full disk as a plain OSError; the text is the one constant
+    if (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left" in str(exc):
+        return "The disk is full, so the run could not be saved. Free some space and train it again."
     name = type(exc).__name__
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else name
     return f"{text} ({name})" if name not in text else text
@@ -88,8 +97,7 @@ def run_job(
             best_epoch=outcome.best_epoch,
             member_weights=_member_weights(outcome.model),
         )
-        path = model_path_for(run_id)
-        outcome.model.save(path)
+        path = save_model_atomically(outcome.model, model_path_for(run_id))
         results["model_bytes"] = path.stat().st_size
         store.set_model_path(run_id, str(path))
         timings = {
@@ -102,8 +110,48 @@ def run_job(
         return outcome.status
     except Exception as exc:  # recorded on the run; the page shows the reason
         log.error("run %s failed:\n%s", run_id, traceback.format_exc())
-        store.finish(run_id, "failed", error=friendly_error(exc))
+        _discard_model(run_id)  # a model whose run is not 'done' must not look usable
+        record_failure(store, run_id, friendly_error(exc))
         return "failed"
+
+
+def save_model_atomically(model, path: Path) -> Path:
+    """Save to a temporary file next to `path`, then rename: a failed save leaves no partial file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}_", suffix=".keras", dir=path.parent)
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _discard_model(run_id: int) -> None:
+    try:
+        model_path_for(run_id).unlink(missing_ok=True)
+    except OSError:
+        log.warning("run %s: could not remove its model file", run_id, exc_info=True)
+
+
+def record_failure(store: RunStore, run_id: int, reason: str) -> bool:
+    """Mark the run 'failed' with its reason, never raising: the caller is a job thread or the CLI.
+
+    The full record is tried a few times (a store lock or a full disk can clear); if it still
+    cannot be written the error is logged and False returned. A run left 'running' that way is
+    marked 'interrupted' by the next process that opens the store.
+    """
+    for attempt in range(FINISH_ATTEMPTS):
+        try:
+            store.finish(run_id, "failed", error=reason[:500])
+            return True
+        except Exception:  # noqa: BLE001 - whatever the store says, the caller must survive
+            log.warning("run %s: recording its failure failed (try %d)", run_id, attempt + 1, exc_info=True)
+            if attempt + 1 < FINISH_ATTEMPTS:
+                time.sleep(0.2 * (attempt + 1))
+    log.error("run %s: could not record its failure (%s); it stays as it was in the store", run_id, reason)
+    return False
 
 
 def _member_weights(model) -> list[float] | None:

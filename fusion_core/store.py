@@ -12,15 +12,18 @@ store that opens notices the dead owner and marks the run 'interrupted' (see
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
 import json
+import logging
 import os
 import shutil
 import socket
 import sqlite3
 import threading
 import time
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,6 +37,7 @@ ORPHAN_AFTER_S = 600.0  # a run owned by another host is orphaned after this lon
 STATUSES = ("queued", "running", "done", "stopped", "failed", "interrupted")
 FINAL_STATUSES = ("done", "stopped", "failed")
 SPLITS = ("train", "val", "test")
+MAX_NAME_CHARS = 100  # a run name is a label in a table, not a document
 # Event fields and their column types; values are coerced so numpy scalars from a trainer store fine.
 METRIC_TYPES = {"split": str, "series": str, "step": int, "epoch": float, "seen": int, "elapsed": float,
                 "loss": float, "accuracy": float}  # fmt: skip
@@ -62,6 +66,22 @@ class StoreError(Exception):
     """The store cannot do what was asked (bad status, newer schema, unreadable file...)."""
 
 
+class BadRun(StoreError):
+    """A stored run whose record cannot be decoded (edited by hand, damaged); the others are fine."""
+
+    def __init__(self, run_id: int, reason: str):
+        self.run_id, self.reason = run_id, reason
+        super().__init__(f"Run {run_id} cannot be read: {reason}. It is skipped; delete it to clear this.")
+
+
+class RunList(list):
+    """`list_runs()`'s answer: the readable runs, plus `skipped`, a BadRun for each unreadable one."""
+
+    def __init__(self, *args: Any):
+        super().__init__(*args)
+        self.skipped: list[BadRun] = []
+
+
 class RunNotFound(StoreError, KeyError):
     """No run has this id (it was never created, or it was deleted)."""
 
@@ -71,6 +91,9 @@ class RunNotFound(StoreError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise show the message in quotes
         return str(self.args[0])
+
+
+log = logging.getLogger(__name__)
 
 
 def canonical_json(config: dict[str, Any]) -> str:
@@ -104,21 +127,29 @@ class RunStore:
     """Runs and their metrics in one SQLite file; safe to share across threads and processes."""
 
     def __init__(self, path: str | os.PathLike[str] | None = None):
-        self.path = Path(path) if path is not None else paths.store_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._conns: list[tuple[threading.Thread, int, sqlite3.Connection]] = []
         self._host = socket.gethostname()
         try:
+            self.path = Path(path) if path is not None else paths.store_path()
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # FUSION_LAB_HOME is a file, or a folder we may not write
+            raise StoreError(str(exc) if isinstance(exc, paths.HomeError) else _explain(path, exc)) from exc
+        if self.path.is_dir():
+            raise StoreError(
+                f"The run store {self.path} is a folder, not a file. Move the folder away or use "
+                f"another FUSION_LAB_HOME."
+            )
+        try:
             self._init_schema()
-        except sqlite3.DatabaseError as exc:
+            self.mark_interrupted_orphans()
+        except sqlite3.Error as exc:
             self.close()
-            raise StoreError(f"{self.path} is not a readable Fusion Lab run store: {exc}") from exc
+            raise StoreError(_explain(self.path, exc)) from exc
         except StoreError:
             self.close()
             raise
-        self.mark_interrupted_orphans()
 
     # -- connections -------------------------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -145,20 +176,35 @@ class RunStore:
         return conn
 
     def _rows(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
-        return self._conn().execute(sql, params).fetchall()
+        try:
+            return self._conn().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:  # a damaged file, a full disk, an I/O error: say so, no traceback
+            raise StoreError(_explain(self.path, exc)) from exc
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; IMMEDIATE takes the lock up front, so it waits but never deadlocks."""
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        """One write transaction; IMMEDIATE takes the lock up front, so it waits but never deadlocks.
+
+        SQLite's own errors (disk full, read-only file, damaged file) become a StoreError that says
+        what to do; an IntegrityError is left to the caller, which knows which value was wrong.
+        """
+        try:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(_explain(self.path, exc)) from exc
         try:
             yield conn
-        except BaseException:
+            conn.execute("COMMIT")
+        except BaseException as exc:
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:  # the failed COMMIT may already have ended the transaction
+                    pass
+            if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
+                raise StoreError(_explain(self.path, exc)) from exc
             raise
-        conn.execute("COMMIT")
 
     def close(self) -> None:
         """Close the connections this store opened in this process; later calls open fresh ones."""
@@ -210,6 +256,7 @@ class RunStore:
     ) -> int:
         """A new 'queued' run owned by this process; its name defaults to 'Run <id>'."""
         config = _as_dict(config)
+        name = clean_name(name) if name is not None else None
         now = time.time()
         with self._write() as c:
             cur = c.execute(
@@ -259,45 +306,81 @@ class RunStore:
         self._update(run_id, "model_path = ?", (os.fspath(path),))
 
     def rename(self, run_id: int, name: str) -> None:
+        """A new name: control characters become spaces; empty or over MAX_NAME_CHARS is refused."""
+        name = clean_name(name)
+        if not name:
+            raise StoreError("A run name cannot be empty (or only spaces and control characters).")
         self._update(run_id, "name = ?", (name,))
 
     def delete(self, run_id: int) -> None:
-        """Remove the run, its metrics (cascade) and its saved model, so nothing is left behind."""
+        """Remove the run, its metrics (cascade) and its saved model, so nothing is left behind.
+
+        Only the model inside this home's models folder is removed (see `paths.safe_model_path`):
+        a store copied from another home, or edited by hand, cannot make this delete anything else.
+        """
         with self._write() as c:
             row = c.execute("SELECT model_path FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
                 raise RunNotFound(run_id)
             c.execute("DELETE FROM runs WHERE id = ?", (run_id,))
-        model = Path(row["model_path"] or "")
-        if row["model_path"] and model.is_dir():  # a SavedModel-style folder
+        model = paths.safe_model_path(run_id, row["model_path"] or paths.run_model_path(run_id))
+        if model is None:
+            return
+        if model.is_dir() and not model.is_symlink():  # a SavedModel-style folder
             shutil.rmtree(model, ignore_errors=True)
-        elif row["model_path"]:
+        else:
             model.unlink(missing_ok=True)
 
     def get_run(self, run_id: int) -> dict[str, Any] | None:
-        """Every column, plus `config`, `results` and `timings` decoded to dicts (None if unset)."""
+        """Every column, plus `config`, `results` and `timings` decoded to dicts (None if unset).
+
+        `model_path` is the model file this home may read (see `paths.safe_model_path`), or None.
+        None for a run that does not exist, and for one whose record cannot be decoded (logged;
+        `list_runs().skipped` reports it): every page already copes with a missing run.
+        """
         rows = self._rows("SELECT * FROM runs WHERE id = ?", (run_id,))
-        return _decode(rows[0]) if rows else None
+        if not rows:
+            return None
+        try:
+            return _decode(rows[0])
+        except ValueError as exc:
+            log.warning("%s", BadRun(run_id, str(exc)))
+            return None
 
     def list_runs(
         self, *, status: str | None = None, kind: str | None = None, group_id: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Runs newest first, optionally filtered; metrics are fetched separately."""
+    ) -> RunList:
+        """Runs newest first, optionally filtered; metrics are fetched separately.
+
+        A row that cannot be decoded (bad JSON, a non-number accuracy) is left out and named in
+        the result's `skipped`, so one damaged run never hides the others.
+        """
         if status is not None and status not in STATUSES:
             raise StoreError(f"status must be one of {', '.join(STATUSES)}. Received: {status!r}")
         filters = {"status": status, "kind": kind, "group_id": group_id}
         where = [(col, val) for col, val in filters.items() if val is not None]
         sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(f"{c} = ?" for c, _ in where) if where else "")
         rows = self._rows(sql + " ORDER BY id DESC", tuple(v for _, v in where))
-        return [_decode(r) for r in rows]
+        runs = RunList()
+        for row in rows:
+            try:
+                runs.append(_decode(row))
+            except ValueError as exc:
+                runs.skipped.append(BadRun(row["id"], str(exc)))
+        return runs
 
     def find_done_run(self, config: dict[str, Any]) -> dict[str, Any] | None:
         """The newest finished run of exactly this config, so an experiment never retrains it."""
         rows = self._rows(
-            "SELECT * FROM runs WHERE config_key = ? AND status = 'done' ORDER BY id DESC LIMIT 1",
+            "SELECT * FROM runs WHERE config_key = ? AND status = 'done' ORDER BY id DESC",
             (config_key(_as_dict(config)),),
         )
-        return _decode(rows[0]) if rows else None
+        for row in rows:  # a damaged row is not a reusable result
+            try:
+                return _decode(row)
+            except ValueError:
+                continue
+        return None
 
     def mark_interrupted_orphans(self) -> list[int]:
         """Mark 'interrupted' the queued/running runs whose owner process is gone; return their ids.
@@ -374,8 +457,100 @@ def _metric_values(event: dict[str, Any]) -> tuple:
 
 
 def _decode(row: sqlite3.Row) -> dict[str, Any]:
+    """A row as a dict; ValueError names the column when a stored value is not what we write."""
     run = dict(row)
     for key in ("config", "results", "timings"):
         raw = run.get(f"{key}_json")
-        run[key] = json.loads(raw) if raw else None
+        try:
+            value = json.loads(raw) if raw else None
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{key}_json is not valid JSON ({exc})") from None
+        if value is not None and not isinstance(value, dict):
+            raise ValueError(f"{key}_json holds a {type(value).__name__}, not an object")
+        run[key] = value
+    if run["config"] is None:
+        raise ValueError("config_json is empty")
+    for field, value in _accuracies(run["results"] or {}):
+        if value is not None and not _is_number(value):
+            raise ValueError(f"results_json has a non-number {field}: {value!r}")
+    if not isinstance(run.get("name"), str):
+        raise ValueError(f"name is not text: {run.get('name')!r}")
+    try:
+        run["model_path"] = _safe_str(paths.safe_model_path(run["id"], run.get("model_path")))
+    except OSError:  # the home itself is unusable: no model can be read from it
+        run["model_path"] = None
     return run
+
+
+def _accuracies(results: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """The accuracies pages and the CLI format as numbers."""
+    yield "fused_accuracy", results.get("fused_accuracy")
+    series = results.get("series")
+    if series is not None and not isinstance(series, dict):
+        yield "series", series
+        return
+    for name, values in (series or {}).items():
+        if not isinstance(values, dict):
+            yield f"series.{name}", values
+            continue
+        yield f"series.{name}.test_accuracy", values.get("test_accuracy")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def _safe_str(path: Path | None) -> str | None:
+    return None if path is None else str(path)
+
+
+def clean_name(name: str) -> str:
+    """A run name as it is stored: control and text-direction characters become spaces, ends trimmed.
+
+    Names are shown in tables, terminals and messages; a newline, an escape sequence or a
+    right-to-left override could fake rows or hide text there. Raises StoreError over
+    MAX_NAME_CHARS characters.
+    """
+    if not isinstance(name, str):
+        raise StoreError(f"A run name must be text. Received: name={name!r}")
+    cleaned = "".join(" " if _is_control(ch) else ch for ch in name).strip()
+    if len(cleaned) > MAX_NAME_CHARS:
+        raise StoreError(
+            f"A run name can have at most {MAX_NAME_CHARS} characters. Received: a name of "
+            f"{len(cleaned):,} characters ({cleaned[:20]!r}...)."
+        )
+    return cleaned
+
+
+def _is_control(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")
+
+
+def printable_name(name: str) -> str:
+    """A stored name safe to print on a terminal: control characters shown as escapes (\\n, \\x1b)."""
+    return "".join(ch.encode("unicode_escape").decode("ascii") if _is_control(ch) else ch for ch in name)
+
+
+def _explain(path: Any, exc: BaseException) -> str:
+    """What went wrong with the store file, and what to do, in one line (never a traceback)."""
+    text = str(exc).lower()
+    where = f"The run store {path}"
+    if "not a database" in text or "malformed" in text:
+        what = "is damaged or is not a readable Fusion Lab run store"
+        todo = "Move the file away (a new store is created in its place) or use another FUSION_LAB_HOME."
+    elif "readonly" in text or "read-only" in text or isinstance(exc, PermissionError):
+        what = "cannot be written (the file or its folder is read-only)"
+        todo = "Make both writable or use another FUSION_LAB_HOME."
+    elif "full" in text or getattr(exc, "errno", None) == errno.ENOSPC:
+        what = "cannot be used: the disk is full"
+        todo = "Free some space or use another FUSION_LAB_HOME on another disk."
+    elif "unable to open" in text:
+        what = "cannot be opened (no permission, or its folder is missing)"
+        todo = "Check the folder's permissions or use another FUSION_LAB_HOME."
+    elif "locked" in text or "busy" in text:
+        what = "is locked by another program for too long"
+        todo = "Try again in a moment, or stop the program that holds it."
+    else:
+        what = "cannot be read or written"
+        todo = "Check the disk and the file, or use another FUSION_LAB_HOME."
+    return f"{where} {what}: {exc}. {todo}"

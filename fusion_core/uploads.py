@@ -1,26 +1,71 @@
-"""Models uploaded as .keras files: check that Fusion Lab made them and add them to the run store."""
+"""Models uploaded as .keras files: check that Fusion Lab made them and add them to the run store.
+
+An upload is checked completely before anything is stored: first the architecture its
+config.json declares (read from the zip, nothing built), against the app's own limits; then the
+loaded model's input, outputs and layers, against the network its layers describe. Only a model
+that passes every check becomes a run, with its file at the run's own path.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import json
 import os
 import re
+import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
-from fusion_core.config import ConfigError, FusionConfig, MemberConfig, RunConfig, TrainConfig
-from fusion_core.registry import FUSED, member_index, parse_model_name
+from fusion_core.config import (
+    MAX_LAYERS,
+    MAX_MEMBERS,
+    MAX_UNITS,
+    ConfigError,
+    FusionConfig,
+    MemberConfig,
+    RunConfig,
+    TrainConfig,
+)
+from fusion_core.registry import FUSED, member_index, member_name, parse_model_name
+
+INPUT_SHAPE = [None, 784]  # what every Fusion Lab model takes: a batch of flattened 28x28 images
+NUM_CLASSES = 10
+# Per member: its hidden Dense and Dropout layers, its output and up to four fusion helpers.
+MAX_DECLARED_LAYERS = MAX_MEMBERS * (2 * MAX_LAYERS + 5) + 10
+MAX_CONFIG_BYTES = 2 * 1024 * 1024  # the largest Fusion Lab config.json is about 200 KB
+# The layers Fusion Lab builds its networks from (fusion_core.models and fusion_core.layers).
+LAYER_CLASSES = ("InputLayer", "Dense", "Dropout", "Concatenate", "Average", "Identity", "StopGradient",
+                 "HardVote", "WeightedAverage")  # fmt: skip
+
+
+def _max_parameters() -> int:
+    """The most parameters a valid config can have: every member at the limits, the widest fusion."""
+    widest_input = 784 + NUM_CLASSES  # a cascade stage sees the image and the previous answer
+    member = widest_input * MAX_UNITS + (MAX_LAYERS - 1) * MAX_UNITS**2 + MAX_UNITS * NUM_CLASSES
+    member += MAX_LAYERS * MAX_UNITS + NUM_CLASSES  # biases
+    hybrid = (784 + NUM_CLASSES * MAX_MEMBERS) * MAX_UNITS + MAX_UNITS * (NUM_CLASSES + 1) + NUM_CLASSES
+    feature = MAX_MEMBERS * MAX_UNITS * NUM_CLASSES + NUM_CLASSES
+    return MAX_MEMBERS * member + max(hybrid, feature)
+
+
+MAX_PARAMETERS = _max_parameters()  # about 312 million
+MAX_WEIGHT_BYTES = 4 * MAX_PARAMETERS + 1024 * 1024  # float32 weights and the HDF5 file's own overhead
 
 
 class NotAFusionModel(ValueError):
     """An uploaded file is not a model that Fusion Lab saved; the message says why."""
 
 
+class UploadFailed(RuntimeError):
+    """A valid upload could not be stored (a full disk, a store error); nothing was kept."""
+
+
 def infer_config(model) -> RunConfig:
     """The RunConfig a Fusion Lab model was most likely built from, read from its layers.
 
     Fusion Lab names its models '<type>_<rule>_x<members>' and its layers 'member_<k>_dense_<i>';
-    training settings are not saved in the model, so they keep their defaults.
+    training settings are not saved in the model, so they keep their defaults here (a stored
+    upload leaves them out: see `register_uploaded_model`).
     """
     match = parse_model_name(model.name or "")
     num_members = sum(1 for name in model.output_names if member_index(name) is not None)
@@ -64,47 +109,286 @@ def _member_config(model, index: int) -> MemberConfig:
     )
 
 
-def register_uploaded_model(store, filename: str, data: bytes, *, mnist=None) -> int:
-    """Save an uploaded .keras file, check that Fusion Lab made it, and add it to the store as a run.
+def check_declared_architecture(data: bytes) -> dict[str, Any]:
+    """Read the architecture a .keras file declares, without building it, and refuse what is too big.
 
-    The model must load with `fusion_core.models.load_model` and have a 'fused' output and at least
-    one 'member_<k>' output; otherwise NotAFusionModel is raised and nothing is kept. With `mnist`
-    (fusion_core.data.MnistData) it is scored on the test set so the Runs table shows its accuracy.
-    Returns the new run id.
+    Returns the parsed config.json. Raises NotAFusionModel with the numbers and the limit when
+    the file is not a .keras zip, declares another input than 784 pixels, more layers, units,
+    members or weight bytes than Fusion Lab itself can make.
+    """
+    import io
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = {info.filename: info for info in archive.infolist()}
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise NotAFusionModel(
+            "it does not load as a Keras model: it is not a .keras file (a zip archive)"
+        ) from None
+    info = infos.get("config.json")
+    if info is None:
+        raise NotAFusionModel("it does not load as a Keras model: its archive has no config.json")
+    if info.file_size > MAX_CONFIG_BYTES:
+        raise NotAFusionModel(
+            f"its config.json is {info.file_size:,} bytes; Fusion Lab models need at most "
+            f"{MAX_CONFIG_BYTES:,}"
+        )
+    weights = sum(i.file_size for name, i in infos.items() if name != "config.json")
+    if weights > MAX_WEIGHT_BYTES:
+        raise NotAFusionModel(
+            f"it declares {weights:,} bytes of weights; the largest Fusion Lab model has about "
+            f"{MAX_WEIGHT_BYTES:,} (limit)"
+        )
+    try:
+        config = json.loads(archive.read(info))
+    except (ValueError, zipfile.BadZipFile, OSError, RuntimeError) as exc:
+        raise NotAFusionModel(f"its config.json cannot be read ({type(exc).__name__})") from None
+    layers = list(_declared_layers(config))
+    if len(layers) > MAX_DECLARED_LAYERS:
+        raise NotAFusionModel(
+            f"it declares {len(layers)} layers; Fusion Lab models have at most {MAX_DECLARED_LAYERS} "
+            f"({MAX_MEMBERS} members of {MAX_LAYERS} hidden layers)"
+        )
+    for layer in layers:
+        _check_declared_layer(layer)
+    params = _declared_parameters(layers)
+    if params > MAX_PARAMETERS:
+        raise NotAFusionModel(
+            f"it declares {params:,} parameters; the largest Fusion Lab model has {MAX_PARAMETERS:,}"
+        )
+    outputs = [n for n in _declared_output_names(config) if member_index(n) is not None]
+    if len(outputs) > MAX_MEMBERS:
+        raise NotAFusionModel(f"it declares {len(outputs)} members; Fusion Lab allows at most {MAX_MEMBERS}")
+    return config
+
+
+def _declared_layers(node: Any):
+    """Every layer of a (possibly nested) model config: the entries of each 'layers' list."""
+    config = node.get("config") if isinstance(node, dict) else None
+    layers = config.get("layers") if isinstance(config, dict) else None
+    if not isinstance(layers, list):
+        return
+    for layer in layers:
+        if not isinstance(layer, dict) or not isinstance(layer.get("config"), dict):
+            raise NotAFusionModel("its config.json lists a layer that is not a Keras layer config")
+        if isinstance(layer["config"].get("layers"), list):  # a nested model
+            yield from _declared_layers(layer)
+        else:
+            yield layer
+
+
+def _check_declared_layer(layer: dict[str, Any]) -> None:
+    cfg, kind = layer["config"], str(layer.get("class_name"))
+    name = cfg.get("name", kind)
+    if kind not in LAYER_CLASSES:
+        raise NotAFusionModel(
+            f"its layer {name!r} is a {kind}; Fusion Lab networks are made of {', '.join(LAYER_CLASSES)}"
+        )
+    for key in ("units", "filters"):
+        value = cfg.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value > MAX_UNITS:
+            raise NotAFusionModel(
+                f"its layer {name!r} declares {key}={value!r}; Fusion Lab layers have at most {MAX_UNITS:,}"
+            )
+    if kind == "InputLayer":
+        shape = cfg.get("batch_shape", cfg.get("batch_input_shape"))
+        if shape != INPUT_SHAPE:
+            raise NotAFusionModel(
+                f"expected one input of 784 pixels, shape (None, 784). Received: input shape {_shape(shape)}"
+            )
+
+
+def _declared_parameters(layers: list[dict[str, Any]]) -> int:
+    """Parameters of the declared graph, from its wiring (widths propagate from the 784-pixel input).
+
+    Declared tensor shapes are not trusted: Keras rebuilds the graph from the wiring, so that is
+    what decides the size of every weight matrix it allocates.
+    """
+    widths: dict[str, int] = {}
+    total = 0
+    for layer in layers:
+        cfg, kind = layer["config"], str(layer.get("class_name"))
+        name = str(layer.get("name", cfg.get("name")))
+        sources = list(_inbound_layers(layer.get("inbound_nodes")))
+        unknown = [s for s in sources if s not in widths]
+        if unknown:
+            raise NotAFusionModel(f"its layer {name!r} takes its input from an unknown layer {unknown[0]!r}")
+        inputs = [widths[s] for s in sources]
+        if kind == "InputLayer":
+            widths[name] = 784
+        elif kind == "Dense":
+            units = int(cfg.get("units") or 0)
+            total += sum(inputs) * units + units
+            widths[name] = units
+        elif kind == "Concatenate":
+            widths[name] = sum(inputs)
+        else:  # element-wise: dropout, averages, votes, identity
+            widths[name] = max(inputs, default=0)
+            total += len(inputs) if kind == "WeightedAverage" else 0
+    return total
+
+
+def _inbound_layers(node: Any):
+    """The names of the layers whose outputs feed a layer, from its 'inbound_nodes'."""
+    if isinstance(node, dict):
+        history = (node.get("config") or {}).get("keras_history") if node.get("class_name") else None
+        if node.get("class_name") == "__keras_tensor__" and isinstance(history, list) and history:
+            yield str(history[0])
+            return
+        for value in node.values():
+            yield from _inbound_layers(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _inbound_layers(value)
+
+
+def _declared_output_names(config: dict[str, Any]) -> list[str]:
+    outputs = (config.get("config") or {}).get("output_layers") if isinstance(config, dict) else None
+    if isinstance(outputs, dict):
+        return [str(k) for k in outputs]
+    return []
+
+
+def _shape(shape: Any) -> str:
+    if isinstance(shape, (list, tuple)):
+        return "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+    return repr(shape)
+
+
+def _without_paths(text: str, *paths_: Path) -> str:
+    """An error message with no server path in it (the visitor needs the reason, not our folders)."""
+    for path in paths_:
+        text = text.replace(str(path), "<upload>").replace(str(path.parent), "<folder>")
+    text = re.sub(r"(?:[A-Za-z]:)?[\\/](?:[^\s'\"\\/]+[\\/])+[^\s'\",)]*", "<path>", text)
+    return text.strip().splitlines()[0][:300] if text.strip() else ""
+
+
+def check_fusion_model(model) -> RunConfig:
+    """The RunConfig of a loaded model that fits Fusion Lab exactly, or NotAFusionModel saying why.
+
+    Checks one 784-pixel input, a dict of outputs 'member_0'... and 'fused' of 10 classes each,
+    the member count the model's name promises, and that rebuilding the network its layers
+    describe gives the same layers with the same weight shapes.
+    """
+    from fusion_core.models import build_model
+
+    inputs = list(getattr(model, "inputs", None) or [])
+    if len(inputs) != 1 or list(inputs[0].shape) != INPUT_SHAPE:
+        shapes = ", ".join(_shape(list(i.shape)) for i in inputs) or "none"
+        raise NotAFusionModel(
+            f"expected one input of 784 pixels, shape (None, 784). Received: inputs {shapes}"
+        )
+    output = getattr(model, "output", None)
+    if not isinstance(output, dict):
+        raise NotAFusionModel(
+            "expected a dict of outputs 'member_0', ... and 'fused'. "
+            f"Received: {type(output).__name__} outputs"
+        )
+    names = list(output)
+    members = sorted(n for n in names if member_index(n) is not None)
+    expected = [member_name(k) for k in range(len(members))]
+    if FUSED not in names or not members or members != sorted(expected) or len(names) != len(members) + 1:
+        raise NotAFusionModel(f"expected outputs 'member_0', ... and 'fused'. Received: outputs={names}")
+    for name, tensor in output.items():
+        if list(tensor.shape) != [None, NUM_CLASSES]:
+            raise NotAFusionModel(
+                f"expected {NUM_CLASSES} classes per output. "
+                f"Received: output {name!r} of shape {_shape(list(tensor.shape))}"
+            )
+    match = parse_model_name(model.name or "")
+    if match and match[2] != len(members):
+        raise NotAFusionModel(
+            f"its name {model.name!r} promises {match[2]} members. Received: {len(members)} member outputs"
+        )
+    try:
+        config = infer_config(model)
+    except (ConfigError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise NotAFusionModel(f"its layers do not describe a Fusion Lab network ({exc})") from None
+    rebuilt = build_model(config)
+    got, want = _layer_shapes(model), _layer_shapes(rebuilt)
+    if got != want:
+        diff = sorted(set(got.items()) ^ set(want.items()))[:1]
+        layer = diff[0][0] if diff else "?"
+        raise NotAFusionModel(
+            f"its layers do not match the Fusion Lab network they describe ({config.describe()}); "
+            f"first difference at layer {layer!r}: expected {want.get(layer)}, received {got.get(layer)}"
+        )
+    return config
+
+
+def _layer_shapes(model) -> dict[str, tuple]:
+    return {
+        layer.name: (type(layer).__name__, tuple(tuple(w.shape) for w in layer.weights))
+        for layer in model.layers
+    }
+
+
+def register_uploaded_model(store, filename: str, data: bytes, *, mnist=None) -> int:
+    """Check an uploaded .keras file completely, then add it to the store as a run; returns its id.
+
+    Nothing is stored unless every check passes (`check_declared_architecture`, loading in safe
+    mode, `check_fusion_model`, scoring): a refused upload leaves no run and no file, and
+    NotAFusionModel says why without naming server paths. With `mnist` (fusion_core.data.MnistData)
+    it is scored on the test set. How the model was trained is not in the file, so the stored
+    config has no 'training' section and the results say `training_known: False`.
     """
     from fusion_core import paths
     from fusion_core.jobs import model_path_for
     from fusion_core.models import load_model
+    from fusion_core.store import MAX_NAME_CHARS, StoreError, clean_name
 
-    digest = hashlib.sha256(data).hexdigest()[:16]
-    staging = paths.models_dir() / f"upload_{digest}.keras"
-    staging.write_bytes(data)
+    check_declared_architecture(data)
+    folder = paths.models_dir()
+    fd, tmp = tempfile.mkstemp(prefix=".upload_", suffix=".keras", dir=folder)
+    staging = Path(tmp)
+    run_id = None
     try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
         try:
             model = load_model(staging)
         except Exception as exc:  # noqa: BLE001 - any failure to load means "not one of ours"
-            raise NotAFusionModel(f"it does not load as a Keras model ({type(exc).__name__}: {exc})") from exc
-        names = list(getattr(model, "output_names", None) or [])
-        if FUSED not in names or not any(member_index(n) is not None for n in names):
-            raise NotAFusionModel(f"expected outputs 'member_0', ... and 'fused'. Received: outputs={names}")
-        try:
-            config = infer_config(model)
-        except (ConfigError, ValueError, KeyError, TypeError) as exc:
-            raise NotAFusionModel(f"its layers do not describe a Fusion Lab network ({exc})") from exc
-    except BaseException:
-        staging.unlink(missing_ok=True)
+            reason = _without_paths(str(exc), staging) or type(exc).__name__
+            kind = type(exc).__name__
+            raise NotAFusionModel(f"it does not load as a Keras model ({kind}: {reason})") from None
+        config = check_fusion_model(model)
+        results: dict[str, Any] = {
+            "uploaded_from": clean_name(Path(filename).name[:MAX_NAME_CHARS]),
+            "training_known": False,  # epochs, images, optimizer: not saved in a .keras file
+        }
+        if mnist is not None:
+            from fusion_core.evaluate import evaluate
+
+            x_test = mnist.x_test.reshape(len(mnist.x_test), -1).astype("float32") / 255.0
+            results.update(evaluate(model, x_test, mnist.y_test.astype("int64"), config.fusion.num_members))
+        stored = config.to_dict()
+        del stored["training"]  # unknown: not saved in a .keras file
+        name = clean_name(Path(filename).stem[:MAX_NAME_CHARS]) or None
+        run_id = store.create_run(stored, name=name, kind="upload")
+        target = model_path_for(run_id)
+        os.replace(staging, target)
+        results["model_bytes"] = target.stat().st_size
+        store.set_model_path(run_id, str(target))
+        store.finish(run_id, "done", results=results)
+        return run_id
+    except BaseException as exc:
+        if run_id is not None:  # stored half-way (a full disk): take it all back
+            _forget(store, run_id)
+        if isinstance(exc, (OSError, StoreError, MemoryError)):  # the reason, not our paths
+            from fusion_core.jobs import friendly_error
+
+            raise UploadFailed(_without_paths(friendly_error(exc), staging)) from exc
         raise
+    finally:
+        staging.unlink(missing_ok=True)
 
-    run_id = store.create_run(config.to_dict(), name=Path(filename).stem or None, kind="upload")
-    target = model_path_for(run_id)
-    os.replace(staging, target)
-    results: dict[str, Any] = {"uploaded_from": filename}
-    if mnist is not None:
-        from fusion_core.evaluate import evaluate
 
-        x_test = mnist.x_test.reshape(len(mnist.x_test), -1).astype("float32") / 255.0
-        results.update(evaluate(model, x_test, mnist.y_test.astype("int64"), config.fusion.num_members))
-    results["model_bytes"] = target.stat().st_size
-    store.set_model_path(run_id, str(target))
-    store.finish(run_id, "done", results=results)
-    return run_id
+def _forget(store, run_id: int) -> None:
+    from fusion_core.store import StoreError
+
+    try:
+        store.delete(run_id)
+    except StoreError:
+        pass

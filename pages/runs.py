@@ -6,8 +6,8 @@ import streamlit as st
 
 from fusion_core.config import FUSION_TYPES
 from fusion_core.data import DataError
-from fusion_core.store import STATUSES, RunNotFound
-from fusion_core.uploads import NotAFusionModel, register_uploaded_model
+from fusion_core.store import MAX_NAME_CHARS, STATUSES, StoreError, clean_name
+from fusion_core.uploads import NotAFusionModel, UploadFailed, register_uploaded_model
 from ui.frame import require_frame
 from ui.i18n import t
 from ui.predict_ui import USABLE_STATUSES, format_accuracy, fused_test_accuracy
@@ -25,6 +25,9 @@ require_frame()
 
 FLASH = "runs_flash"  # (kind, text): a message a callback leaves for the next run to show
 UPLOADS = "runs_uploaded"  # file_id -> ("success" | "error", text), so a file is registered once
+# The managed run's id: the one truth behind the box and its buttons. The box's own value is a
+# label ("#id · name") in the browser, which a rename changes; so the box is re-seated on this id.
+MANAGED = "runs_managed_id"
 
 st.title(t("runs.title"))
 st.caption(t("runs.intro"))
@@ -41,6 +44,10 @@ def _clear_selection() -> None:
     st.session_state["runs_table"] = {"selection": {"rows": [], "columns": [], "cells": []}}
 
 
+def _follow_box() -> None:
+    st.session_state[MANAGED] = st.session_state.get("runs_manage")
+
+
 def _rename(run_id: int) -> None:
     name = st.session_state.get("runs_rename", "").strip()
     if not name:
@@ -48,22 +55,23 @@ def _rename(run_id: int) -> None:
         return
     try:
         store.rename(run_id, name)
-    except RunNotFound as exc:
+    except StoreError as exc:  # gone meanwhile, too long, only control characters
         _flash("error", t("runs.error", error=exc))
         return
-    _flash("success", t("runs.renamed", run_id=run_id, name=name))
+    st.session_state[MANAGED] = run_id
+    _flash("success", t("runs.renamed", run_id=run_id, name=clean_name(name)))
 
 
 def _delete(run_id: int) -> None:
     try:
         store.delete(run_id)
-    except RunNotFound as exc:
+    except StoreError as exc:
         _flash("error", t("runs.error", error=exc))
     else:
         _flash("success", t("runs.deleted", run_id=run_id))
     _clear_selection()
     st.session_state["runs_delete_confirm"] = False
-    st.session_state.pop("runs_manage", None)
+    st.session_state.pop(MANAGED, None)
     st.session_state.pop("runs_manage_for", None)
     if st.session_state.get("draw_run_id") == run_id:
         st.session_state["draw_run_id"] = None
@@ -87,6 +95,8 @@ def upload_section() -> None:
                 run_id = register_uploaded_model(store, upload.name, upload.getvalue(), mnist=mnist)
             except NotAFusionModel as exc:
                 done[upload.file_id] = ("error", t("runs.upload_bad", reason=exc))
+            except UploadFailed as exc:  # nothing was kept; say why
+                done[upload.file_id] = ("error", t("runs.upload_failed", error=exc))
             else:
                 accuracy = format_accuracy(fused_test_accuracy(store.get_run(run_id)))
                 done[upload.file_id] = ("success", t("runs.upload_done", run_id=run_id, accuracy=accuracy))
@@ -99,7 +109,13 @@ flash = st.session_state.pop(FLASH, None)
 if flash:
     getattr(st, flash[0])(flash[1])
 
-all_runs = store.list_runs()
+try:
+    all_runs = store.list_runs()
+except StoreError as exc:
+    st.error(t("runs.error", error=exc))
+    st.stop()
+for bad in all_runs.skipped:
+    st.warning(t("runs.skipped", error=bad))
 if not all_runs:
     st.info(t("runs.empty"), icon="🗂️")
     if st.button(t("runs.go_train"), key="runs_go_train", type="primary"):
@@ -163,24 +179,31 @@ st.subheader(t("runs.manage_header"))
 ids = [run["id"] for run in shown]
 picked = [i for i in selected_ids if i not in st.session_state.get("runs_last_selection", [])]
 if picked:
-    st.session_state["runs_manage"] = picked[-1]  # follow the row just ticked in the table
+    st.session_state[MANAGED] = picked[-1]  # follow the row just ticked in the table
 st.session_state["runs_last_selection"] = selected_ids
-if st.session_state.get("runs_manage") not in ids:
-    st.session_state.pop("runs_manage", None)
+if st.session_state.get(MANAGED) not in ids:  # deleted, or filtered out: the first shown run
+    st.session_state[MANAGED] = ids[0]
+st.session_state["runs_manage"] = st.session_state[MANAGED]
 run_id = st.selectbox(
-    t("runs.manage"), ids, format_func=lambda i: f"#{i} · {by_id[i]['name']}", key="runs_manage"
+    t("runs.manage"),
+    ids,
+    format_func=lambda i: f"#{i} · {by_id[i]['name']}",
+    key="runs_manage",
+    on_change=_follow_box,
 )
 run = by_id[run_id]
 if st.session_state.get("runs_manage_for") != run_id:  # a different run: reset its form
     st.session_state["runs_manage_for"] = run_id
-    st.session_state["runs_rename"] = run["name"]
+    st.session_state["runs_rename"] = run["name"][:MAX_NAME_CHARS]
     st.session_state["runs_delete_confirm"] = False
 if run.get("error"):
     st.caption(t("runs.error", error=run["error"]))
+if run.get("kind") == "upload":
+    st.caption(t("runs.training_unknown"))
 
 left, right = st.columns(2, gap="large")
 with left:
-    st.text_input(t("runs.rename"), key="runs_rename")
+    st.text_input(t("runs.rename"), key="runs_rename", max_chars=MAX_NAME_CHARS)
     st.button(t("runs.rename_button"), key="runs_rename_btn", on_click=_rename, args=(run_id,))
 with right:
     confirmed = st.checkbox(t("runs.delete_confirm", run_id=run_id), key="runs_delete_confirm")
@@ -210,7 +233,7 @@ if has_model:
     d2.download_button(
         t("runs.download_model"),
         data=lambda p=model_path: p.read_bytes(),
-        file_name=model_path.name,
+        file_name=f"run_{run_id}.keras",
         mime="application/octet-stream",
         key="runs_dl_model",
         on_click="ignore",

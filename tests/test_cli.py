@@ -88,3 +88,63 @@ def test_train_json_on_real_mnist_stores_the_run(capsys):
     assert main(["runs", "--json"]) == 0
     runs = json.loads(capsys.readouterr().out)
     assert [r["id"] for r in runs] == [summary["run_id"]]
+
+
+# -- the run store -------------------------------------------------------------------------------
+def one_error_line(capsys, needle: str) -> None:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert needle in err and "Traceback" not in err
+
+
+def test_runs_escapes_control_characters_in_names(capsys):
+    import sqlite3
+
+    from fusion_core.store import RunStore
+
+    store = RunStore()
+    run_id = store.create_run({"fusion": {"type": "single"}})
+    fake = "x\n99999  done        0.9999  fake row\x1b[2K\x1b[1A"
+    with sqlite3.connect(store.path) as conn:  # as an older or hand-edited store may hold it
+        conn.execute("UPDATE runs SET name = ? WHERE id = ?", (fake, run_id))
+    assert main(["runs"]) == 0
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) == 1 and "\x1b" not in out
+    assert "x\\n99999" in out and "\\x1b[2K" in out
+
+
+def test_runs_skips_and_reports_a_damaged_row(capsys):
+    import sqlite3
+
+    from fusion_core.store import RunStore
+
+    store = RunStore()
+    good = store.create_run({"fusion": {"type": "single"}}, name="good")
+    bad = store.create_run({"fusion": {"type": "single"}}, name="bad")
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("UPDATE runs SET config_json = '{oops' WHERE id = ?", (bad,))
+    assert main(["runs", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert [r["id"] for r in json.loads(captured.out)] == [good]
+    assert f"Run {bad} cannot be read" in captured.err
+
+
+@pytest.mark.parametrize("command", [["runs"], ["train", "--epochs", "1"]])
+def test_an_unusable_store_exits_2_with_one_line(command, fusion_home, capsys):
+    fusion_home.mkdir(parents=True)
+    (fusion_home / "runs.sqlite").write_bytes(os.urandom(4096))
+    assert main(command) == 2
+    one_error_line(capsys, "FUSION_LAB_HOME")
+
+
+@pytest.mark.parametrize("command", [["runs"], ["train", "--epochs", "1"]])
+def test_fusion_lab_home_pointing_at_a_file_exits_2_with_one_line(command, fusion_home, capsys):
+    fusion_home.parent.mkdir(parents=True, exist_ok=True)
+    fusion_home.write_text("a file")
+    assert main(command) == 2
+    one_error_line(capsys, "it is a file, not a folder")
+
+
+def test_a_name_over_the_limit_exits_2_before_training(capsys):
+    assert main(["train", "--name", "n" * 101]) == 2
+    one_error_line(capsys, "at most 100 characters")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from fusion_core import paths
 from fusion_core.config import make_config
 from fusion_core.jobs import JobRunner, friendly_error, run_job
 from fusion_core.store import RunStore
@@ -56,6 +58,55 @@ def test_a_failing_job_is_marked_failed_with_one_line_and_keeps_earlier_rows(sto
 
 def test_friendly_error_for_memory():
     assert "memory" in friendly_error(MemoryError())
+
+
+def no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_while_saving_fails_the_run_and_leaves_no_partial_file(store, synthetic, monkeypatch):
+    import keras
+
+    def save_half(model, filepath, *args, **kwargs):
+        Path(filepath).write_bytes(b"half a model")  # what a full disk leaves behind
+        no_space()
+
+    monkeypatch.setattr(keras.Model, "save", save_half)
+    config = tiny()
+    run_id = store.create_run(config.to_dict())
+    assert run_job(config, store, run_id, data_loader=lambda: synthetic) == "failed"
+    run = store.get_run(run_id)
+    assert run["status"] == "failed" and "disk is full" in run["error"]
+    assert list(paths.models_dir().iterdir()) == []
+    assert store.metrics(run_id)  # the curves measured before the failure are kept
+
+
+def test_a_failing_finish_is_retried_and_never_kills_the_caller(store, synthetic, monkeypatch):
+    calls = []
+    real_finish = store.finish
+
+    def finish_on_a_full_disk(run_id, status, **kwargs):
+        calls.append(status)
+        if len(calls) <= 2:  # the 'done' record and the first failure record hit the full disk
+            no_space()
+        real_finish(run_id, status, **kwargs)
+
+    monkeypatch.setattr(store, "finish", finish_on_a_full_disk)
+    config = tiny()
+    run_id = store.create_run(config.to_dict())
+    assert run_job(config, store, run_id, data_loader=lambda: synthetic) == "failed"
+    assert calls == ["done", "failed", "failed"]
+    run = store.get_run(run_id)
+    assert run["status"] == "failed" and "disk is full" in run["error"]
+    assert not paths.run_model_path(run_id).exists()  # no model for a run that is not 'done'
+
+
+def test_a_store_that_never_accepts_the_failure_still_returns(store, monkeypatch, caplog):
+    monkeypatch.setattr(store, "finish", no_space)
+    config = tiny()
+    run_id = store.create_run(config.to_dict())
+    assert run_job(config, store, run_id, data_loader=no_space) == "failed"
+    assert "could not record its failure" in caplog.text
 
 
 def test_runner_queues_beyond_its_limit_and_reports_the_position(store, synthetic):

@@ -230,3 +230,111 @@ def test_infer_config_recovers_every_fusion(fusion_type, members, rule):
     inferred = infer_config(build_model(config))
     assert inferred.fusion == config.fusion
     assert inferred.member == config.member and inferred.members is None
+
+
+# -- selection is by run id ----------------------------------------------------------------------
+def test_after_a_rename_every_action_acts_on_the_run_the_box_shows(runs):
+    at = open_runs()
+    at.selectbox(key="runs_manage").set_value(runs["beta"]).run()
+    at.text_input(key="runs_rename").input("beta, renamed").run()
+    at.button(key="runs_rename_btn").click().run()
+    assert not at.exception, at.exception
+    box = at.selectbox(key="runs_manage")
+    assert box.value == runs["beta"]
+    # The browser still holds the old label, which no option has any more; the page must send
+    # the box its value again, or the browser's next message resets it to the newest run.
+    assert box.proto.set_value and box.proto.raw_value == f"#{runs['beta']} · beta, renamed"
+    assert at.text_input(key="runs_rename").value == "beta, renamed"
+    at.text_input(key="runs_rename").input("beta, twice").run()  # Rename acts on beta again
+    at.button(key="runs_rename_btn").click().run()
+    store = RunStore()
+    assert store.get_run(runs["beta"])["name"] == "beta, twice"
+    assert store.get_run(runs["gamma"])["name"] == "gamma serial"
+    at.checkbox(key="runs_delete_confirm").check().run()
+    assert at.selectbox(key="runs_manage").value == runs["beta"]
+    at.button(key="runs_delete_btn").click().run()
+    assert not at.exception, at.exception
+    assert store.get_run(runs["beta"]) is None
+    assert store.get_run(runs["gamma"]) is not None and store.get_run(runs["alpha"]) is not None
+
+
+def test_a_model_that_loads_but_does_not_fit_is_refused_once_and_leaves_nothing():
+    model = build_model(make_config("parallel", 2, "soft", hidden_layers=1, hidden_units=16))
+    as_list = keras.Model(model.inputs, [model.output[k] for k in ("member_0", "member_1", "fused")])
+    at = open_runs()
+    at.file_uploader(key="runs_upload_model").set_value(("list.keras", keras_bytes(as_list), "x"))
+    for _ in range(3):  # reruns never register it again
+        at.run()
+        assert not at.exception, at.exception
+    [message] = [e.value for e in at.error]
+    assert "list outputs" in message and "/tmp" not in message and "filepath" not in message
+    assert RunStore().list_runs() == []
+    assert list(paths.models_dir().iterdir()) == []
+
+
+def test_one_upload_is_one_run_however_many_reruns_and_its_training_is_unknown():
+    config = make_config("parallel", 2, "soft", hidden_layers=1, hidden_units=16)
+    at = open_runs()
+    at.file_uploader(key="runs_upload_model").set_value(("up.keras", keras_bytes(build_model(config)), "x"))
+    for _ in range(3):
+        at.run()
+        assert not at.exception, at.exception
+    [run] = RunStore().list_runs()
+    row = table(at).iloc[0]
+    assert row["kind"] == "upload" and row["epochs"] is None and row["train_size"] is None
+    assert any("is unknown" in c.value for c in at.caption)
+
+
+def test_a_tampered_model_path_offers_no_download(runs, tmp_path):
+    secret = tmp_path.parent / "secret.txt"
+    secret.write_text("server secret")
+    store = RunStore()
+    store.set_model_path(runs["gamma"], secret)
+    at = open_runs()
+    at.selectbox(key="runs_manage").set_value(runs["gamma"]).run()
+    assert {b.key for b in at.get("download_button")} == {"runs_dl_csv"}
+    assert secret.read_text() == "server secret"
+
+
+def test_a_damaged_row_is_reported_and_the_others_shown(runs):
+    import sqlite3
+
+    with sqlite3.connect(RunStore().path) as conn:
+        conn.execute(
+            "UPDATE runs SET results_json = ? WHERE id = ?", ('{"fused_accuracy": "x"}', runs["beta"])
+        )
+    at = open_runs()
+    assert set(table(at)["id"]) == {runs["alpha"], runs["gamma"]}
+    assert any(f"Run {runs['beta']} cannot be read" in w.value for w in at.warning)
+
+
+def test_an_unusable_store_is_an_error_message_not_a_traceback(app_home):
+    (app_home / "runs.sqlite").write_bytes(b"\x00garbage" * 500)
+    at = AppTest.from_file(APP, default_timeout=PAGE_TIMEOUT).run()
+    at.switch_page("pages/runs.py").run()
+    assert not at.exception, at.exception
+    assert any("not a readable Fusion Lab run store" in e.value for e in at.error)
+
+
+def test_a_name_longer_than_the_limit_never_reaches_the_store(runs):
+    at = open_runs()
+    at.selectbox(key="runs_manage").set_value(runs["beta"]).run()
+    assert at.text_input(key="runs_rename").max_chars == 100
+    at.session_state["runs_rename"] = "n" * 300  # past max_chars, as a crafted request could send
+    at.run()
+    at.button(key="runs_rename_btn").click().run()
+    assert not at.exception, at.exception
+    name = RunStore().get_run(runs["beta"])["name"]
+    assert name in ("beta single", "n" * 100)  # refused with a message, or cut by the box
+
+
+def test_after_a_filter_hides_the_managed_run_the_buttons_act_on_the_run_shown(runs):
+    at = open_runs()
+    at.selectbox(key="runs_manage").set_value(runs["beta"]).run()
+    at.text_input(key="runs_search").input("gamma").run()
+    assert at.selectbox(key="runs_manage").value == runs["gamma"]
+    at.checkbox(key="runs_delete_confirm").check().run()
+    at.button(key="runs_delete_btn").click().run()
+    assert not at.exception, at.exception
+    store = RunStore()
+    assert store.get_run(runs["gamma"]) is None and store.get_run(runs["beta"]) is not None

@@ -70,7 +70,7 @@ def test_default_path_is_inside_fusion_lab_home(store, lab_home):
     assert store.path.exists()
 
 
-def test_create_list_get_round_trip(store):
+def test_create_list_get_round_trip(store, lab_home):
     first = store.create_run(CONFIG)
     second = store.create_run(CONFIG, name="Sweep point", kind="sweep", group_id="exp-1")
     run = store.get_run(first)
@@ -87,7 +87,8 @@ def test_create_list_get_round_trip(store):
     run = store.get_run(second)
     assert run["status"] == "done" and run["backend"] == "jax" and run["device"] == "cpu"
     assert run["results"] == {"test_accuracy": 0.97} and run["timings"] == {"train_s": 1.5}
-    assert run["model_path"] == "/tmp/model.keras"
+    # A path outside the home is never handed out: the run's own file in this home is.
+    assert run["model_path"] == str((lab_home / "models" / f"run_{second}.keras").resolve())
     assert run["started_at"] <= run["finished_at"]
 
     assert [r["id"] for r in store.list_runs()] == [second, first]
@@ -159,12 +160,13 @@ def test_find_done_run_ignores_key_order_and_unfinished_runs(store):
     assert store.find_done_run({**CONFIG, "training": {"epochs": 3}}) is None
 
 
-def test_rename_and_delete_remove_model_and_metrics(store, tmp_path):
+def test_rename_and_delete_remove_model_and_metrics(store, lab_home):
     run_id = store.create_run(CONFIG)
     keep = store.create_run(CONFIG)
     store.rename(run_id, "Best so far")
     assert store.get_run(run_id)["name"] == "Best so far"
-    model = tmp_path / "model.keras"
+    model = lab_home / "models" / f"run_{run_id}.keras"
+    model.parent.mkdir(parents=True, exist_ok=True)
     model.write_bytes(b"weights")
     store.set_model_path(run_id, model)
     store.append_metrics(run_id, [event(1), event(2)])
@@ -178,6 +180,53 @@ def test_rename_and_delete_remove_model_and_metrics(store, tmp_path):
     assert len(store.metrics(keep)) == 1
     with pytest.raises(RunNotFound):
         store.delete(run_id)
+
+
+# -- model files stay inside the home ------------------------------------------------------------
+def test_deleting_a_run_never_deletes_a_model_outside_the_home(store, lab_home, tmp_path):
+    """A copied home's store points at the original home's file; a tampered one at any file."""
+    original = tmp_path / "original_home" / "models" / "run_1.keras"
+    original.parent.mkdir(parents=True)
+    original.write_bytes(b"the original home's model")
+    precious = tmp_path / "precious.txt"
+    precious.write_text("not a model")
+    copied, tampered = store.create_run(CONFIG), store.create_run(CONFIG)
+    store.set_model_path(copied, original)
+    store.set_model_path(tampered, precious)
+    own = lab_home / "models" / f"run_{copied}.keras"
+    own.parent.mkdir(parents=True, exist_ok=True)
+    own.write_bytes(b"this home's model of the copied run")
+
+    store.delete(copied)
+    store.delete(tampered)
+    assert original.read_bytes() == b"the original home's model"
+    assert precious.read_text() == "not a model"
+    assert not own.exists()  # the run's own file in this home is removed
+
+
+def test_a_tampered_model_path_is_never_handed_out(store, lab_home, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("server secret")
+    outside, other, symlinked, old = (store.create_run(CONFIG) for _ in range(4))
+    store.set_model_path(outside, secret)
+    store.set_model_path(other, lab_home / "models" / f"run_{outside}.keras")  # another run's file
+    link = lab_home / "models" / "upload_link.keras"
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(secret)
+    store.set_model_path(symlinked, link)
+    legacy = lab_home / "models" / "upload_0123456789abcdef.keras"  # an older store's upload name
+    legacy.write_bytes(b"model")
+    store.set_model_path(old, legacy)
+
+    for run_id in (outside, other, symlinked):
+        path = Path(store.get_run(run_id)["model_path"])
+        assert path == (lab_home / "models" / f"run_{run_id}.keras").resolve()
+        assert not path.exists()  # so no page offers a download or a prediction
+    assert store.get_run(old)["model_path"] == str(legacy.resolve())
+    store.delete(symlinked)
+    assert secret.read_text() == "server secret" and link.exists()
+    store.delete(old)
+    assert not legacy.exists()
 
 
 def test_validation_errors(store):
@@ -355,3 +404,125 @@ def test_other_host_runs_are_orphaned_only_after_a_stale_heartbeat(store):
     assert store.mark_interrupted_orphans() == [stale]
     assert store.get_run(stale)["status"] == "interrupted"
     assert store.get_run(fresh)["status"] == "queued"
+
+
+# -- a store that cannot be used says why, never a traceback ---------------------------------------
+def run_store_or_list(path: Path | None = None) -> None:
+    with RunStore(path) as s:
+        s.list_runs()
+
+
+def test_a_truncated_store_is_a_clear_error(store, lab_home):
+    for _ in range(200):
+        store.create_run(CONFIG, name="x" * 90)
+    store.close()
+    data = store.path.read_bytes()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{store.path}{suffix}").unlink(missing_ok=True)
+    store.path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(StoreError, match="damaged or is not a readable Fusion Lab run store"):
+        run_store_or_list()
+
+
+def test_random_bytes_are_a_clear_error(lab_home):
+    lab_home.mkdir(parents=True)
+    (lab_home / "runs.sqlite").write_bytes(os.urandom(8192))
+    with pytest.raises(StoreError, match="FUSION_LAB_HOME"):
+        run_store_or_list()
+
+
+def test_a_folder_at_the_store_path_is_a_clear_error(lab_home):
+    (lab_home / "runs.sqlite").mkdir(parents=True)
+    with pytest.raises(StoreError, match="is a folder, not a file"):
+        RunStore()
+
+
+def test_fusion_lab_home_pointing_at_a_file_is_a_clear_error(lab_home):
+    lab_home.parent.mkdir(parents=True, exist_ok=True)
+    lab_home.write_text("not a folder")
+    with pytest.raises(StoreError, match="it is a file, not a folder.*FUSION_LAB_HOME"):
+        RunStore()
+
+
+def test_a_read_only_store_is_a_clear_error(store, monkeypatch):
+    """Real read-only SQLite connections (file permissions do not bind root, who runs CI here)."""
+    store.create_run(CONFIG)
+    store.close()
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(
+        sqlite3, "connect", lambda path, **kw: real_connect(f"file:{path}?mode=ro", uri=True, **kw)
+    )
+    with pytest.raises(StoreError, match="read-only.*writable or use another FUSION_LAB_HOME"):
+        s = RunStore(store.path)
+        s.create_run(CONFIG)
+
+
+def test_a_store_in_a_read_only_folder_is_a_clear_error(lab_home, monkeypatch):
+    def cannot_open(*args, **kwargs):
+        raise sqlite3.OperationalError("unable to open database file")
+
+    monkeypatch.setattr(sqlite3, "connect", cannot_open)
+    with pytest.raises(StoreError, match="cannot be opened"):
+        RunStore()
+
+
+class _FullDiskConnection:
+    """A real connection whose reads fail as SQLite does when the disk is full."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def execute(self, sql: str, params: tuple = ()):
+        if sql.lstrip().upper().startswith("SELECT"):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.conn.execute(sql, params)
+
+    def __getattr__(self, name):
+        return getattr(self.conn, name)
+
+
+def test_a_full_disk_while_reading_is_a_clear_error(store, monkeypatch):
+    store.create_run(CONFIG)
+    real = store._conn
+    monkeypatch.setattr(store, "_conn", lambda: _FullDiskConnection(real()))
+    for call in (store.list_runs, lambda: store.get_run(1), lambda: store.metrics(1)):
+        with pytest.raises(StoreError, match="the disk is full.*Free some space"):
+            call()
+
+
+# -- one damaged row never hides the others ------------------------------------------------------
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("config_json", "{not json", "config_json is not valid JSON"),
+        ("config_json", "[1, 2]", "config_json holds a list"),
+        ("results_json", '{"fused_accuracy": "very high"}', "non-number fused_accuracy"),
+        ("results_json", '{"series": {"fused": {"test_accuracy": [1]}}}', "series.fused.test_accuracy"),
+        ("timings_json", "\x00\x01", "timings_json is not valid JSON"),
+    ],
+)
+def test_a_bad_row_is_skipped_and_reported(store, column, value, reason):
+    good, bad, also_good = (store.create_run(CONFIG) for _ in range(3))
+    with sqlite3.connect(store.path) as conn:
+        conn.execute(f"UPDATE runs SET {column} = ? WHERE id = ?", (value, bad))
+    runs = store.list_runs()
+    assert [r["id"] for r in runs] == [also_good, good]
+    [skipped] = runs.skipped
+    assert skipped.run_id == bad and reason in str(skipped)
+    assert store.get_run(bad) is None  # as if missing: every page copes with that
+    store.delete(bad)  # the way out: a damaged run can still be deleted
+    assert store.list_runs().skipped == []
+
+
+# -- run names ---------------------------------------------------------------------------------
+def test_names_have_a_length_limit_and_no_control_characters(store):
+    run_id = store.create_run(CONFIG, name="line one\nline two\x1b[31m\u202e")
+    assert store.get_run(run_id)["name"] == "line one line two [31m"
+    with pytest.raises(StoreError, match="at most 100 characters. Received: a name of 200,000"):
+        store.rename(run_id, "x" * 200_000)
+    with pytest.raises(StoreError, match="at most 100"):
+        store.create_run(CONFIG, name="y" * 101)
+    with pytest.raises(StoreError, match="cannot be empty"):
+        store.rename(run_id, "\n\t ")
+    store.rename(run_id, "z" * 100)
+    assert store.get_run(run_id)["name"] == "z" * 100

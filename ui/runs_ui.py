@@ -72,6 +72,13 @@ register(
         "runs.upload_done": "Added the uploaded model as run {run_id} ({accuracy} on the test set).",
         "runs.upload_bad": "This is not a Fusion Lab model: {reason}",
         "runs.upload_checking": "Checking the model and scoring it on the test set…",
+        "runs.upload_failed": "The model could not be added, and nothing was kept: {error}",
+        "runs.skipped": "{error}",
+        "runs.training_unknown": (
+            "An uploaded model: how it was trained (epochs, training images, batch size, optimizer) "
+            "is not saved in a .keras file, so it is unknown."
+        ),
+        "runs.unknown_help": "Empty where unknown: an uploaded model does not say how it was trained.",
     },
 )
 
@@ -101,6 +108,8 @@ def _run_row(run: dict) -> dict[str, Any]:
         arch = None
     activation = member.get("activation")
     results, timings = run.get("results") or {}, run.get("timings") or {}
+    if run.get("kind") == "upload":  # the file does not say how it was trained: unknown, not defaults
+        training, results = {}, {k: v for k, v in results.items() if k not in ("epochs_completed", "n_train")}
     return {
         "id": run["id"],
         "name": run["name"],
@@ -135,8 +144,12 @@ def runs_column_config() -> dict[str, Any]:
         "rule": cc.TextColumn(t("runs.col.rule"), width="small"),
         "arch": cc.TextColumn(t("runs.col.arch"), width="small"),
         "activation": cc.TextColumn(t("runs.col.activation"), width="small"),
-        "epochs": cc.NumberColumn(t("runs.col.epochs"), format="%.4g", width="small"),
-        "train_size": cc.NumberColumn(t("runs.col.train_size"), format="%d", width="small"),
+        "epochs": cc.NumberColumn(
+            t("runs.col.epochs"), format="%.4g", width="small", help=t("runs.unknown_help")
+        ),
+        "train_size": cc.NumberColumn(
+            t("runs.col.train_size"), format="%d", width="small", help=t("runs.unknown_help")
+        ),
         "accuracy": cc.NumberColumn(t("runs.col.accuracy"), format="percent"),
         "sec_epoch": cc.NumberColumn(t("runs.col.sec_epoch"), format="%.2f", width="small"),
         "created": cc.DatetimeColumn(t("runs.col.created"), format="YYYY-MM-DD HH:mm", width="medium"),

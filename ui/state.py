@@ -10,12 +10,21 @@ import os
 
 import streamlit as st
 
-from fusion_core.store import RunStore
+from fusion_core.store import RunStore, StoreError
 
 
 @st.cache_resource(show_spinner=False)
-def get_store() -> RunStore:
+def _open_store() -> RunStore:
     return RunStore()
+
+
+def get_store() -> RunStore:
+    """The shared store; one that cannot be opened stops the page with its message, not a traceback."""
+    try:
+        return _open_store()
+    except StoreError as exc:
+        st.error(str(exc), icon="🗄️")
+        st.stop()
 
 
 @st.cache_resource(show_spinner=False)
