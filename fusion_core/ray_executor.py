@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import tempfile
 import threading
 import time
@@ -96,16 +97,40 @@ def ensure_ray(*, num_cpus: int | None = None) -> Any:
         # Keep stdout clean for `--json`: worker output stays in Ray's log files.
         common = {"runtime_env": runtime_env, "log_to_driver": False, "logging_level": logging.WARNING}
         address = os.environ.get("RAY_ADDRESS", "").strip()
+        if address:
+            _check_reachable(address)
         try:
             if address:
                 ray.init(address=address, **common)
             else:
-                ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, **common)
+                # "local": a fresh Ray of our own, even if `ray start` runs on this machine
+                ray.init(
+                    address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, **common
+                )
         except Exception as exc:
             where = f"the Ray cluster at {address}" if address else "a local Ray"
-            hint = " (is `ray start --head` running there?)" if address else ""
-            raise RayUnavailable(f"Could not connect to {where}{hint}: {jobs.friendly_error(exc)}") from None
+            hint = (
+                "; with token authentication set RAY_AUTH_MODE=token here and copy the head's"
+                " ~/.ray/auth_token to this machine"
+                if address
+                else ""
+            )
+            raise RayUnavailable(f"Could not connect to {where}: {jobs.friendly_error(exc)}{hint}") from None
     return ray
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail fast on a head that does not answer: `ray.init` would retry for minutes."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return  # 'auto', or a ray:// client address: left to Ray
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise RayUnavailable(
+            f"Nothing answers at RAY_ADDRESS={address} ({exc.strerror or type(exc).__name__}); start the head"
+            " there with `ray start --head --port=6379`, or unset RAY_ADDRESS to train on a local Ray"
+        ) from None
 
 
 def shutdown() -> None:
@@ -296,7 +321,7 @@ def run_on_ray(
 
 
 def _fail(store: RunStore, run_id: int, reason: str) -> str:
-    log.error("run %s failed: %s", run_id, reason)
+    log.info("run %s failed: %s", run_id, reason)  # the reason is on the run; stderr stays one line
     store.finish(run_id, "failed", error=reason)
     return "failed"
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -125,3 +127,21 @@ def test_the_engine_imports_without_ray():
         "assert 'ray' not in sys.modules, 'ray was imported'"
     )
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_an_unreachable_cluster_fails_the_run_at_once_with_one_line(tmp_path):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "FUSION_LAB_EXECUTOR": "ray", "RAY_ADDRESS": f"127.0.0.1:{port}"}
+    env["FUSION_LAB_HOME"] = str(tmp_path)
+    argv = [sys.executable, "-m", "fusion_core", "train", "--epochs", "1", "--train-size", "100"]
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"error: run 1 failed: Nothing answers at RAY_ADDRESS=127.0.0.1:{port} (Connection refused);"
+        " start the head there with `ray start --head --port=6379`,"
+        " or unset RAY_ADDRESS to train on a local Ray"
+    ]
+    with RunStore(tmp_path / "runs.sqlite") as store:
+        assert store.get_run(1)["status"] == "failed"
