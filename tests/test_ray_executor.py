@@ -81,6 +81,16 @@ def test_should_stop_stops_the_task_within_a_few_batches(store):
     assert Path(run["model_path"]).exists()
 
 
+def test_a_job_stopped_while_it_waits_for_room_never_starts(store, monkeypatch):
+    monkeypatch.setenv(ray_executor.CPUS_ENV, "3")  # more than the local Ray has: it waits for good
+    config = tiny()
+    run_id = store.create_run(config.to_dict())
+    assert ray_executor.run_on_ray(config, store, run_id, should_stop=lambda: True) == "stopped"
+    run = store.get_run(run_id)
+    assert (run["status"], run["error"], run["started_at"]) == ("stopped", "Stopped before it started.", None)
+    assert store.metrics(run_id) == []
+
+
 def test_a_failure_inside_the_task_fails_the_run_with_one_line(store):
     config = tiny()
     run_id = store.create_run(config.to_dict())
