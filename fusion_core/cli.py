@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from fusion_core.config import ACTIVATIONS, FUSION_RULES, FUSION_TYPES, OPTIMIZERS, ConfigError, make_config
+from fusion_core.ray_executor import ExecutorError, RayUnavailable, executor_from_env
 from fusion_core.store import StoreError
 
 EXIT_USAGE = 2
@@ -105,13 +106,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     name = clean_name(args.name) if args.name is not None else None  # before minutes of loading
     store = RunStore()
+    on_ray = executor_from_env() == "ray"  # the data is then loaded on the Ray node that trains
     try:
-        mnist = load_mnist()
+        mnist = None if on_ray else load_mnist()
     except DataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     run_id = store.create_run(config.to_dict(), name=name, kind="cli")
-    _say(f"run {run_id}: {config.describe()}, {config.training.epochs} epochs on {mnist.source}", args.json)
+    where = "MNIST on Ray" if on_ray else mnist.source
+    _say(f"run {run_id}: {config.describe()}, {config.training.epochs} epochs on {where}", args.json)
 
     def progress(event: dict) -> None:
         if event["split"] != "val":
@@ -123,7 +126,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             args.json,
         )
 
-    status = run_job(config, store, run_id, data_loader=lambda: mnist, on_event=progress)
+    if on_ray:
+        from fusion_core.ray_executor import run_on_ray
+
+        status = run_on_ray(config, store, run_id, on_event=progress)
+    else:
+        status = run_job(config, store, run_id, data_loader=lambda: mnist, on_event=progress)
     run = store.get_run(run_id)
     if status == "failed":
         print(f"error: run {run_id} failed: {run['error']}", file=sys.stderr)
@@ -225,11 +233,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         args = build_parser().parse_args(argv)
+        if args.command in ("train", "sweep"):
+            executor_from_env()  # a bad FUSION_LAB_EXECUTOR stops here, before anything runs
         return COMMANDS[args.command](args)
+    except RayUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return EXIT_USAGE
     except ConfigError as exc:
+        print(f"python -m fusion_core: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ExecutorError as exc:
         print(f"python -m fusion_core: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except (StoreError, sqlite3.Error, OSError) as exc:  # the store, its folder or the disk

@@ -27,6 +27,7 @@ from fusion_core import jobs, perturb
 from fusion_core.config import MIN_TRAIN_SIZE, MNIST_TRAIN_SIZE, ConfigError, RunConfig, make_config
 from fusion_core.data import DataError, MnistData, prepare_data, stratified_indices
 from fusion_core.pareto import pareto_front
+from fusion_core.ray_executor import executor_from_env
 from fusion_core.registry import FUSED, output_order
 from fusion_core.store import RunStore
 
@@ -178,22 +179,28 @@ def run_size_sweep(
             data_loader=lambda: mnist,
             stop_event=stop_event,
         )
-        results = run.get("results") or {}
-        row = {
-            **asdict(point),
-            "run_id": run["id"],
-            "status": run["status"],
-            "reused": reused,
-            "n_train": results.get("n_train"),
-            "test_accuracy": results.get("fused_accuracy"),
-            "train_accuracy": training_accuracy(run, mnist),
-        }
-        if run.get("error"):
-            row["error"] = run["error"]
+        row = sweep_row(point, run, reused, mnist)
         rows.append(row)
         if on_point is not None:
             on_point(i + 1, len(points), row)
     return rows
+
+
+def sweep_row(point: SweepPoint, run: dict, reused: bool, mnist: MnistData) -> dict:
+    """The row of one sweep point (see run_size_sweep) from its stored run."""
+    results = run.get("results") or {}
+    row = {
+        **asdict(point),
+        "run_id": run["id"],
+        "status": run["status"],
+        "reused": reused,
+        "n_train": results.get("n_train"),
+        "test_accuracy": results.get("fused_accuracy"),
+        "train_accuracy": training_accuracy(run, mnist),
+    }
+    if run.get("error"):
+        row["error"] = run["error"]
+    return row
 
 
 def _mean_std(values: list[float]) -> tuple[float | None, float | None]:
@@ -253,7 +260,10 @@ def run_size_sweep_cli(args: Any) -> int:
                 flush=True,
             )
 
-        rows = run_size_sweep(points, RunStore(), epochs=args.epochs, on_point=progress)
+        sweep = run_size_sweep
+        if executor_from_env() == "ray":  # the points train in parallel across the cluster
+            from fusion_core.ray_executor import run_size_sweep_on_ray as sweep
+        rows = sweep(points, RunStore(), epochs=args.epochs, on_point=progress)
     except DataError as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1

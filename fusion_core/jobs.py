@@ -68,44 +68,24 @@ def run_job(
     Failures are recorded on the run (status 'failed', with a one-line reason) rather than raised,
     and the curves measured before the failure stay in the store.
     """
-    from fusion_core.data import prepare_data
     from fusion_core.device import device_info
-    from fusion_core.evaluate import evaluate
-    from fusion_core.train import event_rows, train
+    from fusion_core.train import event_rows
 
     try:
         info = device_info()
         store.mark_running(run_id, backend=info["backend"], device=info["device"])
-        t0 = time.perf_counter()
-        tc = config.training
-        data = prepare_data(data_loader(), tc.train_size, tc.validation_fraction, tc.seed)
-        data_seconds = time.perf_counter() - t0
 
         def handle(event: dict) -> None:
             store.append_metrics(run_id, event_rows(event))
             if on_event is not None:
                 on_event(event)
 
-        outcome = train(config, data, on_event=handle, stop_event=stop_event)
-        t1 = time.perf_counter()
-        results = evaluate(outcome.model, data.x_test, data.y_test, config.fusion.num_members)
-        results.update(
-            n_train=int(data.n_train),
-            n_val=int(data.n_val),
-            epochs_completed=outcome.epochs_completed,
-            stopped_early=outcome.stopped_early,
-            best_epoch=outcome.best_epoch,
-            member_weights=_member_weights(outcome.model),
+        outcome, results, timings = train_and_evaluate(
+            config, data_loader, on_event=handle, stop_event=stop_event
         )
         path = save_model_atomically(outcome.model, model_path_for(run_id))
         results["model_bytes"] = path.stat().st_size
         store.set_model_path(run_id, str(path))
-        timings = {
-            "data_seconds": round(data_seconds, 3),
-            "train_seconds": outcome.train_seconds,
-            "seconds_per_epoch": outcome.seconds_per_epoch,
-            "evaluate_seconds": round(time.perf_counter() - t1, 3),
-        }
         store.finish(run_id, outcome.status, results=results, timings=timings)
         return outcome.status
     except Exception as exc:  # recorded on the run; the page shows the reason
@@ -152,6 +132,46 @@ def record_failure(store: RunStore, run_id: int, reason: str) -> bool:
                 time.sleep(0.2 * (attempt + 1))
     log.error("run %s: could not record its failure (%s); it stays as it was in the store", run_id, reason)
     return False
+
+
+def train_and_evaluate(
+    config: RunConfig,
+    data_loader: DataLoader,
+    *,
+    on_event: Callable[[dict], None] | None = None,
+    stop_event: threading.Event | None = None,
+) -> tuple[Any, dict, dict]:
+    """Load and split the data, train and evaluate: (TrainOutcome, results, timings), nothing stored.
+
+    The part of a run that needs Keras and the data, shared by `run_job` and the Ray task
+    (fusion_core.ray_executor), so a run means the same wherever it trains.
+    """
+    from fusion_core.data import prepare_data
+    from fusion_core.evaluate import evaluate
+    from fusion_core.train import train
+
+    t0 = time.perf_counter()
+    tc = config.training
+    data = prepare_data(data_loader(), tc.train_size, tc.validation_fraction, tc.seed)
+    data_seconds = time.perf_counter() - t0
+    outcome = train(config, data, on_event=on_event, stop_event=stop_event)
+    t1 = time.perf_counter()
+    results = evaluate(outcome.model, data.x_test, data.y_test, config.fusion.num_members)
+    results.update(
+        n_train=int(data.n_train),
+        n_val=int(data.n_val),
+        epochs_completed=outcome.epochs_completed,
+        stopped_early=outcome.stopped_early,
+        best_epoch=outcome.best_epoch,
+        member_weights=_member_weights(outcome.model),
+    )
+    timings = {
+        "data_seconds": round(data_seconds, 3),
+        "train_seconds": outcome.train_seconds,
+        "seconds_per_epoch": outcome.seconds_per_epoch,
+        "evaluate_seconds": round(time.perf_counter() - t1, 3),
+    }
+    return outcome, results, timings
 
 
 def _member_weights(model) -> list[float] | None:
