@@ -1,4 +1,4 @@
-"""Shared, cached resources: the run store, the job runner and the data set.
+"""Shared, cached resources: the run store, the job runner, the data set and the predictor.
 
 `st.cache_resource` makes one of each per server process, shared by every visitor; per-visitor
 state lives in `st.session_state`, initialised here in one place.
@@ -10,6 +10,7 @@ import os
 
 import streamlit as st
 
+from fusion_core.predictor_client import PredictorClient
 from fusion_core.store import RunStore
 
 
@@ -37,17 +38,14 @@ def get_mnist():
 
 @st.cache_resource(show_spinner=False)
 def get_device() -> dict:
-    from fusion_core.device import device_info
+    # Measured in the prediction process: the server itself never imports Keras.
+    return get_predictor().device_info()
 
-    return device_info()
 
-
-@st.cache_resource(show_spinner="Loading model…", max_entries=8)
-def get_model(path: str, mtime: float):
-    """A saved model, cached by path and modification time (so a re-saved file is reloaded)."""
-    from fusion_core.models import load_model
-
-    return load_model(path)
+@st.cache_resource(show_spinner=False)
+def get_predictor() -> PredictorClient:
+    """The prediction process's client, shared by every visitor (it holds the warm models)."""
+    return PredictorClient()
 
 
 def init_session() -> None:
