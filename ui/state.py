@@ -6,6 +6,7 @@ state lives in `st.session_state`, initialised here in one place.
 
 from __future__ import annotations
 
+import functools
 import os
 
 import streamlit as st
@@ -38,7 +39,13 @@ def get_mnist():
 
 @st.cache_resource(show_spinner=False)
 def get_device() -> dict:
-    # Measured in the prediction process: the server itself never imports Keras.
+    return _device_info()
+
+
+@functools.cache
+def _device_info() -> dict:
+    # Asked of the prediction process (the server never imports Keras), once per server process:
+    # the answer never changes, and a cleared resource cache should not start a process for it.
     return get_predictor().device_info()
 
 
