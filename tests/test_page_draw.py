@@ -157,6 +157,18 @@ def test_a_file_that_is_not_an_image_shows_the_reason():
     assert not at.get("plotly_chart")
 
 
+def test_a_damaged_model_file_is_a_message_not_a_traceback():
+    run_id, _, path = tiny_run("Damaged")
+    with open(path, "wb") as f:
+        f.write(b"no longer a model")
+    at = open_draw()
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.error]
+    assert any(f"run_{run_id}.keras could not be loaded" in e for e in errors), errors
+    assert not any("Traceback" in e or "/" in e.split("loaded")[0] for e in errors)
+    assert not at.get("plotly_chart")
+
+
 def test_newest_run_is_the_default_and_draw_run_id_preselects():
     older, _, _ = tiny_run("Older")
     newer, _, _ = tiny_run("Newer")
