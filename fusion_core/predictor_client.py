@@ -170,6 +170,10 @@ class PredictorClient:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        # On a GPU, take memory as needed: by default JAX claims 75% of it and TensorFlow all of it
+        # at start, which would leave nothing for the training workers beside this process.
+        env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+        env.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
         cmd = [self.python, "-m", "fusion_core.predictor", "--fd", str(theirs.fileno()),
                "--parent", str(os.getpid())]  # fmt: skip
         try:
