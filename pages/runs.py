@@ -84,7 +84,9 @@ def upload_section() -> None:
             mnist = None  # registered without a test score
         with st.spinner(t("runs.upload_checking")):
             try:
-                run_id = get_predictor().register_upload(store, upload.name, upload.getvalue(), mnist=mnist)
+                run_id = get_predictor("labs").register_upload(
+                    store, upload.name, upload.getvalue(), mnist=mnist
+                )
             except NotAFusionModel as exc:
                 done[upload.file_id] = ("error", t("runs.upload_bad", reason=exc))
             else:

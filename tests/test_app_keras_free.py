@@ -63,7 +63,8 @@ SCRIPT = textwrap.dedent(
     labs_views.perturbed_grid([run], data, "rotate", 30.0)
     curve = labs.robustness_rows(run_id, path, 1.0, "rotate")
     train_accuracy = labs._training_accuracy(run_id, path, 1.0)
-    uploaded = state.get_predictor().register_upload(store, "copy.keras", open(path, "rb").read(), mnist=data)
+    with open(path, "rb") as f:
+        uploaded = state.get_predictor("labs").register_upload(store, "copy.keras", f.read(), mnist=data)
     device = state.get_device()
     print(json.dumps({
         "members": len(drawn.members),
@@ -71,6 +72,7 @@ SCRIPT = textwrap.dedent(
         "train_accuracy": train_accuracy,
         "uploaded_status": store.get_run(uploaded)["status"],
         "device": device["device"],
+        "pids": [state.get_predictor(role).pid for role in state.PREDICTOR_ROLES],
         "loaded": sorted(m for m in sys.modules if m.split(".")[0] in ("keras", "tensorflow", "jax")),
     }))
     """
@@ -104,4 +106,6 @@ def test_the_app_side_never_imports_keras_even_while_predicting(fusion_home):
     assert isinstance(report["train_accuracy"], float)
     assert report["uploaded_status"] == "done"
     assert report["device"]
+    draw_pid, labs_pid = report["pids"]  # strokes never queue behind a lab's measurement
+    assert draw_pid and labs_pid and draw_pid != labs_pid
     assert report["loaded"] == [], f"the app side imported {report['loaded'][:5]}"

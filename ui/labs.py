@@ -354,7 +354,7 @@ def experiment_ui(
 def _training_accuracy(run_id: int, model_path: str, mtime: float) -> float | None:
     run = get_store().get_run(run_id)
     try:
-        return get_predictor().training_accuracy(run, get_mnist()) if run else None
+        return get_predictor("labs").training_accuracy(run, get_mnist()) if run else None
     except Exception as exc:  # an unreadable model costs its training accuracy, not the page
         log.warning("training accuracy of run %s failed: %s", run_id, exc)
         return None
@@ -388,4 +388,4 @@ def robustness_rows(run_id: int, model_path: str, mtime: float, kind: str) -> li
     """experiments.robustness_curve of one run over the registry's sweep strengths (cached).
 
     Computed by the prediction process; PredictorError when its model cannot be read."""
-    return get_predictor().robustness_curve(model_path, get_mnist(), kind, PERTURBATIONS[kind].sweep)
+    return get_predictor("labs").robustness_curve(model_path, get_mnist(), kind, PERTURBATIONS[kind].sweep)

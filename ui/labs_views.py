@@ -163,7 +163,7 @@ def perturbed_grid(runs: Sequence[dict], mnist: MnistData, kind: str, strength: 
     idx = sample_indices(mnist.y_test, per_class=GRID_DIGITS)
     images = perturbed_examples(mnist.x_test[idx], kind, strength, n=len(idx))
     truth = mnist.y_test[idx].astype(int)
-    predictor = get_predictor()
+    predictor = get_predictor("labs")
     flat = images.reshape(len(idx), -1)
     predictions = [predictor.probabilities(run["model_path"], flat)[FUSED].argmax(axis=1) for run in runs]
     for column, j in zip(st.columns(len(idx)), range(len(idx)), strict=True):

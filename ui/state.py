@@ -49,9 +49,22 @@ def _device_info() -> dict:
     return get_predictor().device_info()
 
 
+PREDICTOR_ROLES = ("draw", "labs")
+
+
+def get_predictor(role: str = "draw") -> PredictorClient:
+    """A prediction process's client, shared by every visitor (it holds the warm models).
+
+    Two processes, so a stroke on Draw a digit never queues behind a lab's measurement (robustness
+    curves, training accuracies, uploads take seconds): "draw" answers strokes, "labs" the rest.
+    """
+    if role not in PREDICTOR_ROLES:
+        raise ValueError(f"Unknown predictor role; expected one of {PREDICTOR_ROLES}. Received: {role=}")
+    return _predictor(role)  # always called with the role, so one cache entry per role
+
+
 @st.cache_resource(show_spinner=False)
-def get_predictor() -> PredictorClient:
-    """The prediction process's client, shared by every visitor (it holds the warm models)."""
+def _predictor(role: str) -> PredictorClient:
     return PredictorClient()
 
 
