@@ -4,6 +4,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from fusion_core.config import make_config
+from fusion_core.predictor_client import PredictorError
 from fusion_core.preprocess import load_image_bytes
 from ui.frame import require_frame
 from ui.i18n import t
@@ -78,11 +79,12 @@ elif not runs:
         st.rerun()
 
 run = model_picker_ui(runs)
-model = None
+model = None  # the chosen run's model path, once the prediction process has loaded it
 if run is not None:
     try:
-        model = load_run_model(run)
-    except Exception as exc:  # noqa: BLE001 - a damaged or vanished file: say so, keep the page
+        with st.spinner(t("draw.loading")):
+            model = load_run_model(run)
+    except PredictorError as exc:  # a damaged or vanished file: say so, keep the page
         st.error(t("error.generic", error=exc))
 
 
@@ -128,7 +130,11 @@ def draw_and_predict() -> None:
     with right:
         if model is None:
             return
-        pred = predict_drawing(model, image) if image is not None else None
+        try:
+            pred = predict_drawing(model, image) if image is not None else None
+        except PredictorError as exc:
+            st.error(t("error.generic", error=exc))
+            return
         if pred is None:
             st.info(t("draw.prompt"), icon="✏️")
             return

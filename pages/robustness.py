@@ -3,6 +3,7 @@
 import streamlit as st
 
 from fusion_core.perturb import PERTURBATIONS
+from fusion_core.predictor_client import PredictorError
 from ui.frame import require_frame
 from ui.i18n import t
 from ui.labs import intro, mnist_or_error, model_mtime, robustness_rows, what_to_look_for
@@ -59,7 +60,10 @@ if mnist is not None and chosen_runs:
     st.subheader(t("robust.examples"), divider="gray")
     st.caption(t("robust.examples.caption"))
     st.markdown("  \n".join(f"**{tag(i)}** · {run_label(run)}" for i, run in enumerate(chosen_runs)))
-    perturbed_grid(chosen_runs, mnist, kind, strength)
+    try:
+        perturbed_grid(chosen_runs, mnist, kind, strength)
+    except PredictorError as exc:  # an unreadable model file: say which and why, keep the page
+        st.error(t("error.generic", error=exc))
 
 st.subheader(t("robust.curve"), divider="gray")
 button_col, members_col = st.columns([1, 3], vertical_alignment="center")
@@ -78,8 +82,12 @@ if measure:  # fast inference, so on the script thread, one overwritten progress
         bar.progress(
             i / len(chosen_runs), text=t("robust.measuring", run=run["name"], i=i + 1, n=len(chosen_runs))
         )
-        robustness_rows(run["id"], run["model_path"], model_mtime(run), kind)
-        st.session_state[MEASURED].add((run["id"], kind))
+        try:
+            robustness_rows(run["id"], run["model_path"], model_mtime(run), kind)
+        except PredictorError as exc:
+            st.error(t("error.generic", error=exc))
+        else:
+            st.session_state[MEASURED].add((run["id"], kind))
     bar.empty()
 
 curves = {

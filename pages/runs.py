@@ -6,8 +6,9 @@ import streamlit as st
 
 from fusion_core.config import FUSION_TYPES
 from fusion_core.data import DataError
+from fusion_core.predictor_client import PredictorError
 from fusion_core.store import MAX_NAME_CHARS, STATUSES, StoreError, clean_name
-from fusion_core.uploads import NotAFusionModel, UploadFailed, register_uploaded_model
+from fusion_core.uploads import NotAFusionModel, UploadFailed
 from ui.frame import require_frame
 from ui.i18n import t
 from ui.predict_ui import USABLE_STATUSES, format_accuracy, fused_test_accuracy
@@ -19,7 +20,7 @@ from ui.runs_ui import (
     runs_column_config,
     runs_frame,
 )
-from ui.state import get_mnist, get_store
+from ui.state import get_mnist, get_predictor, get_store
 
 require_frame()
 
@@ -92,10 +93,12 @@ def upload_section() -> None:
             mnist = None  # registered without a test score
         with st.spinner(t("runs.upload_checking")):
             try:
-                run_id = register_uploaded_model(store, upload.name, upload.getvalue(), mnist=mnist)
+                run_id = get_predictor("labs").register_upload(
+                    store, upload.name, upload.getvalue(), mnist=mnist
+                )
             except NotAFusionModel as exc:
                 done[upload.file_id] = ("error", t("runs.upload_bad", reason=exc))
-            except UploadFailed as exc:  # nothing was kept; say why
+            except (UploadFailed, PredictorError) as exc:  # nothing was kept; say why
                 done[upload.file_id] = ("error", t("runs.upload_failed", error=exc))
             else:
                 accuracy = format_accuracy(fused_test_accuracy(store.get_run(run_id)))

@@ -30,8 +30,9 @@ REAL_LOAD_MNIST = fusion_core.data.load_mnist
 pytestmark = pytest.mark.usefixtures("app_home")
 
 
-def tiny_run(name: str = "Tiny fusion", members: int = 3) -> tuple[int, object]:
-    """A saved, untrained parallel soft fusion registered as a finished run in the tmp store."""
+def tiny_run(name: str = "Tiny fusion", members: int = 3) -> tuple[int, object, str]:
+    """A saved, untrained parallel soft fusion registered as a finished run in the tmp store:
+    (run id, the Keras model, the path the prediction process loads it from)."""
     from fusion_core import paths
 
     config = make_config("parallel", members, "soft", hidden_layers=1, hidden_units=16)
@@ -43,7 +44,7 @@ def tiny_run(name: str = "Tiny fusion", members: int = 3) -> tuple[int, object]:
     store.set_model_path(run_id, path)
     store.finish(run_id, "done", results={"fused_accuracy": 0.5})
     store.close()
-    return run_id, model
+    return run_id, model, str(path)
 
 
 def stroke() -> np.ndarray:
@@ -76,8 +77,8 @@ def chart_titles(at: AppTest) -> list[str]:
 def test_predict_drawing_on_a_synthetic_stroke():
     from ui.predict_ui import predict_drawing
 
-    _, model = tiny_run()
-    pred = predict_drawing(model, stroke())
+    _, model, path = tiny_run()
+    pred = predict_drawing(path, stroke())
     assert pred.image.shape == (28, 28) and pred.image.max() == pytest.approx(1.0)
     assert len(pred.members) == 3
     for p in [*pred.members, pred.fused]:
@@ -94,18 +95,18 @@ def test_predict_drawing_on_a_synthetic_stroke():
 def test_blank_canvas_gives_no_prediction():
     from ui.predict_ui import predict_drawing
 
-    _, model = tiny_run()
-    assert predict_drawing(model, np.full((280, 280, 4), 255, np.uint8)) is None
+    _, _, path = tiny_run()
+    assert predict_drawing(path, np.full((280, 280, 4), 255, np.uint8)) is None
 
 
 def test_predict_drawing_is_fast_once_warm():
     from ui.predict_ui import predict_drawing
 
-    _, model = tiny_run()
-    predict_drawing(model, stroke())
+    _, _, path = tiny_run()
+    predict_drawing(path, stroke())
     t0 = time.perf_counter()
     for _ in range(5):
-        predict_drawing(model, stroke())
+        predict_drawing(path, stroke())
     assert (time.perf_counter() - t0) / 5 < 0.25  # a canvas stroke must feel instant
 
 
@@ -129,7 +130,7 @@ def test_page_renders_without_runs_and_offers_a_quick_fusion():
 
 
 def test_page_predicts_an_uploaded_digit_with_every_member():
-    run_id, _ = tiny_run("My tiny fusion")
+    run_id, _, _ = tiny_run("My tiny fusion")
     at = open_draw()
     picker = at.selectbox(key="draw_run")
     assert picker.value == run_id
@@ -156,9 +157,21 @@ def test_a_file_that_is_not_an_image_shows_the_reason():
     assert not at.get("plotly_chart")
 
 
+def test_a_damaged_model_file_is_a_message_not_a_traceback():
+    run_id, _, path = tiny_run("Damaged")
+    with open(path, "wb") as f:
+        f.write(b"no longer a model")
+    at = open_draw()
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.error]
+    assert any(f"run_{run_id}.keras could not be loaded" in e for e in errors), errors
+    assert not any("Traceback" in e or "/" in e.split("loaded")[0] for e in errors)
+    assert not at.get("plotly_chart")
+
+
 def test_newest_run_is_the_default_and_draw_run_id_preselects():
-    older, _ = tiny_run("Older")
-    newer, _ = tiny_run("Newer")
+    older, _, _ = tiny_run("Older")
+    newer, _, _ = tiny_run("Newer")
     at = open_draw()
     assert at.selectbox(key="draw_run").value == newer
     at.session_state["draw_run_id"] = older

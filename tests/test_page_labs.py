@@ -225,6 +225,21 @@ def test_robustness_grid_and_curves_for_the_newest_single_and_fusion(lab):
     assert plotly_specs(at)[-1].count('"dash":"dot"') == 2  # the fusion's two members; none for a single net
 
 
+def test_robustness_with_a_damaged_model_file_says_which_file(lab):
+    store = get_store()
+    run_id = finished_run(
+        store, make_config("single", hidden_layers=1, hidden_units=8), accuracy=0.5, params=1, seconds=1
+    )
+    with open(store.get_run(run_id)["model_path"], "wb") as f:
+        f.write(b"no longer a model")
+    at = open_page("robustness")
+    assert not at.exception, at.exception
+    assert any(f"run_{run_id}.keras could not be loaded" in e.value for e in at.error)
+    at.button(key="robust_measure").click().run()
+    assert not at.exception, at.exception
+    assert "0 points" in plotly_specs(at)[-1]  # nothing measured, the chart still drawn
+
+
 # -- cost ------------------------------------------------------------------------------------------
 
 

@@ -32,13 +32,13 @@ import streamlit as st
 
 from fusion_core.config import MNIST_TRAIN_SIZE, RunConfig
 from fusion_core.data import DataError, MnistData
-from fusion_core.experiments import new_group_id, robustness_curve, training_accuracy
+from fusion_core.experiments import new_group_id
 from fusion_core.perturb import PERTURBATIONS
 from fusion_core.store import config_key
 from ui import labs_text  # noqa: F401  (registers the lab pages' strings)
 from ui.architecture import parameter_counts
 from ui.i18n import t
-from ui.state import get_mnist, get_model, get_runner, get_store
+from ui.state import get_mnist, get_predictor, get_runner, get_store
 
 log = logging.getLogger(__name__)
 
@@ -354,7 +354,7 @@ def experiment_ui(
 def _training_accuracy(run_id: int, model_path: str, mtime: float) -> float | None:
     run = get_store().get_run(run_id)
     try:
-        return training_accuracy(run, get_mnist()) if run else None
+        return get_predictor("labs").training_accuracy(run, get_mnist()) if run else None
     except Exception as exc:  # an unreadable model costs its training accuracy, not the page
         log.warning("training accuracy of run %s failed: %s", run_id, exc)
         return None
@@ -385,7 +385,7 @@ def needs_measuring(run: dict | None) -> bool:
 
 @st.cache_data(show_spinner=False, max_entries=512)
 def robustness_rows(run_id: int, model_path: str, mtime: float, kind: str) -> list[dict]:
-    """experiments.robustness_curve of one run over the registry's sweep strengths (cached)."""
-    mnist = get_mnist()
-    model = get_model(model_path, mtime)
-    return robustness_curve(model, mnist.x_test, mnist.y_test, kind, PERTURBATIONS[kind].sweep)
+    """experiments.robustness_curve of one run over the registry's sweep strengths (cached).
+
+    Computed by the prediction process; PredictorError when its model cannot be read."""
+    return get_predictor("labs").robustness_curve(model_path, get_mnist(), kind, PERTURBATIONS[kind].sweep)

@@ -30,9 +30,9 @@ from ui.predict_ui import (
     enlarge,
     format_accuracy,
     fused_test_accuracy,
-    load_run_model,
     sample_indices,
 )
+from ui.state import get_predictor
 
 # -- data size ------------------------------------------------------------------------------------
 
@@ -160,14 +160,12 @@ def tag(i: int) -> str:
 
 def perturbed_grid(runs: Sequence[dict], mnist: MnistData, kind: str, strength: float) -> None:
     """One test digit of each class at this strength, each model's fused prediction below it."""
-    from fusion_core.train import probabilities
-
     idx = sample_indices(mnist.y_test, per_class=GRID_DIGITS)
     images = perturbed_examples(mnist.x_test[idx], kind, strength, n=len(idx))
     truth = mnist.y_test[idx].astype(int)
-    predictions = [
-        probabilities(load_run_model(run), images.reshape(len(idx), -1))[FUSED].argmax(axis=1) for run in runs
-    ]
+    predictor = get_predictor("labs")
+    flat = images.reshape(len(idx), -1)
+    predictions = [predictor.probabilities(run["model_path"], flat)[FUSED].argmax(axis=1) for run in runs]
     for column, j in zip(st.columns(len(idx)), range(len(idx)), strict=True):
         column.image(enlarge(images[j], scale=4), caption=t("robust.true", digit=truth[j]), width="stretch")
         lines = [

@@ -4,12 +4,13 @@
 - pictures of digits: `enlarge`, `sample_indices`, `digit_grid`, `class_count_figure`
 - finished runs and models: `finished_runs`, `run_label`, `model_picker_ui`, `load_run_model`
 
+Models are loaded and run by the prediction process (ui.state.get_predictor), never in the server.
+
 The Draw a digit page registers its English strings here; the Runs page's are in ui/runs_ui.py.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +20,9 @@ import streamlit as st
 
 from fusion_core.config import ConfigError, RunConfig
 from fusion_core.preprocess import to_mnist
-from fusion_core.registry import member_index
+from fusion_core.registry import FUSED, member_index
 from ui.i18n import register, t
-from ui.state import get_model
+from ui.state import get_predictor
 
 register(
     "en",
@@ -47,6 +48,7 @@ register(
         ),
         "draw.model": "Model",
         "draw.model_help": "Finished runs that saved a model, newest first.",
+        "draw.loading": "Loading the model…",
         "draw.empty_title": "No trained model yet",
         "draw.empty_body": (
             "Train a small fusion here in one click (3 members with one hidden layer of 128 units, "
@@ -108,18 +110,16 @@ class DrawPrediction:
         return [k for k, d in enumerate(self.member_digits) if d != self.digit]
 
 
-def predict_drawing(model, image: np.ndarray, *, background: str = "auto") -> DrawPrediction | None:
+def predict_drawing(model_path: str, image: np.ndarray, *, background: str = "auto") -> DrawPrediction | None:
     """Preprocess a drawn or uploaded image like MNIST and predict it; None when there is no ink.
 
-    One direct model call (no `model.predict`), so a canvas stroke costs milliseconds.
+    The saved model at `model_path` answers from the warm prediction process, so a canvas stroke
+    costs milliseconds. Raises fusion_core.predictor_client.PredictorError when it cannot answer.
     """
-    from fusion_core.evaluate import predict_one
-    from fusion_core.registry import FUSED
-
     digit = to_mnist(image, background=background)
     if digit is None:
         return None
-    out = predict_one(model, digit)
+    out = get_predictor().predict(model_path, digit)
     members = [out[name] for name in sorted((n for n in out if n != FUSED), key=_member_index)]
     return DrawPrediction(image=digit, members=members, fused=out[FUSED])
 
@@ -287,10 +287,15 @@ def finished_runs(store) -> list[dict]:
     return usable
 
 
-def load_run_model(run: dict):
-    """The run's Keras model, cached by path and modification time."""
+def load_run_model(run: dict) -> str:
+    """Load the run's model in the prediction process and return its path (what predictions take).
+
+    Loading when the page opens makes the first stroke fast and reports an unreadable file at once
+    (PredictorError). The process keeps it warm by path and modification time.
+    """
     path = run["model_path"]
-    return get_model(path, os.path.getmtime(path))
+    get_predictor().load(path)
+    return path
 
 
 def _remember_draw_choice() -> None:

@@ -1,4 +1,4 @@
-"""Shared, cached resources: the run store, the job runner and the data set.
+"""Shared, cached resources: the run store, the job runner, the data set and the predictor.
 
 `st.cache_resource` makes one of each per server process, shared by every visitor; per-visitor
 state lives in `st.session_state`, initialised here in one place.
@@ -6,10 +6,12 @@ state lives in `st.session_state`, initialised here in one place.
 
 from __future__ import annotations
 
+import functools
 import os
 
 import streamlit as st
 
+from fusion_core.predictor_client import PredictorClient
 from fusion_core.store import RunStore, StoreError
 
 
@@ -46,17 +48,33 @@ def get_mnist():
 
 @st.cache_resource(show_spinner=False)
 def get_device() -> dict:
-    from fusion_core.device import device_info
-
-    return device_info()
+    return _device_info()
 
 
-@st.cache_resource(show_spinner="Loading model…", max_entries=8)
-def get_model(path: str, mtime: float):
-    """A saved model, cached by path and modification time (so a re-saved file is reloaded)."""
-    from fusion_core.models import load_model
+@functools.cache
+def _device_info() -> dict:
+    # Asked of the prediction process (the server never imports Keras), once per server process:
+    # the answer never changes, and a cleared resource cache should not start a process for it.
+    return get_predictor().device_info()
 
-    return load_model(path)
+
+PREDICTOR_ROLES = ("draw", "labs")
+
+
+def get_predictor(role: str = "draw") -> PredictorClient:
+    """A prediction process's client, shared by every visitor (it holds the warm models).
+
+    Two processes, so a stroke on Draw a digit never queues behind a lab's measurement (robustness
+    curves, training accuracies, uploads take seconds): "draw" answers strokes, "labs" the rest.
+    """
+    if role not in PREDICTOR_ROLES:
+        raise ValueError(f"Unknown predictor role; expected one of {PREDICTOR_ROLES}. Received: {role=}")
+    return _predictor(role)  # always called with the role, so one cache entry per role
+
+
+@st.cache_resource(show_spinner=False)
+def _predictor(role: str) -> PredictorClient:
+    return PredictorClient()
 
 
 def init_session() -> None:
