@@ -378,3 +378,46 @@ def test_formulas_name_each_fusion():
     assert r"W_f &\in \mathbb{R}^{10\times 1536}" in formula_latex(make_config("parallel", 3, "feature"))
     single = formula_latex(make_config())
     assert r"p &= \mathrm{softmax}" in single and "^{(k)}" not in single
+
+
+# -- cost before training ---------------------------------------------------------------------------
+
+
+def test_the_estimate_is_shown_before_training(lab):
+    at = open_train_page()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Parameters"] == "669,706"
+    assert metrics["Memory"].endswith("MB") and metrics["Estimated time"].endswith(("s", "min"))
+    assert not at.button(key="train_button").disabled
+
+
+def test_a_run_this_machine_cannot_finish_is_refused_with_the_numbers(lab):
+    at = open_train_page()
+    at.radio(key="train_fusion_type").set_value("parallel").run()
+    at.slider(key="train_num_members").set_value(10).run()
+    at.slider(key="train_hidden_layers").set_value(8).run()
+    at.select_slider(key="train_hidden_units").set_value(2048).run()
+    assert not at.exception, at.exception
+    assert {m.label: m.value for m in at.metric}["Parameters"] == "310,026,340"
+    (error,) = [e.value for e in at.error if "too large for this machine" in e.value]
+    assert "310,026,340 parameters; the limit is 100,000,000" in error and "GB of memory" in error
+    assert at.button(key="train_button").disabled
+
+
+def test_a_visitor_with_enough_runs_waiting_cannot_queue_another(lab):
+    from fusion_core.limits import MAX_ACTIVE_PER_VISITOR
+
+    store = get_store()
+    mine = [
+        store.create_run(make_config().to_dict(), name=f"waiting {i}") for i in range(MAX_ACTIVE_PER_VISITOR)
+    ]
+    at = open_train_page()
+    at.session_state["visitor_run_ids"] = mine
+    at.run()
+    assert any(
+        f"You already have {MAX_ACTIVE_PER_VISITOR} runs queued or running" in e.value for e in at.error
+    )
+    assert at.button(key="train_button").disabled
+    store.finish(mine[0], "failed", error="made for the test")
+    at.run()
+    assert not at.error and not at.button(key="train_button").disabled
