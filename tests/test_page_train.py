@@ -421,3 +421,21 @@ def test_a_visitor_with_enough_runs_waiting_cannot_queue_another(lab):
     store.finish(mine[0], "failed", error="made for the test")
     at.run()
     assert not at.error and not at.button(key="train_button").disabled
+
+
+@pytest.mark.parametrize("value", ["²", "12345678901234567890", "-1", "abc", "0", "1e3", " 7"])
+def test_a_run_in_the_url_that_is_not_a_plain_number_is_ignored_with_a_note(lab, value):
+    at = open_train_page({"run": value})
+    assert not at.exception, at.exception
+    notes = [c.value.replace("\\", "") for c in at.caption if "Ignored ?run=" in c.value]
+    assert notes and "expected a run number, like ?run=12" in notes[0]
+    assert "run" not in at.query_params  # dropped from the address, so a refresh is clean
+    assert not at.button(key="train_button").disabled
+
+
+def test_run_id_from_text_accepts_only_small_plain_numbers():
+    from ui.live import run_id_from_text
+
+    assert run_id_from_text("12") == 12 and run_id_from_text("999999999") == 999_999_999
+    for bad in ("²", "١٢", "1234567890", "-1", "+1", "0", "", "1.0", "1_000"):
+        assert run_id_from_text(bad) is None, bad
