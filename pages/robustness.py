@@ -10,7 +10,7 @@ from ui.labs_charts import robustness_figure
 from ui.labs_views import default_robust_runs, perturbed_grid, run_label, tag
 from ui.predict_ui import finished_runs
 from ui.state import get_store
-from ui.text import safe
+from ui.text import plain, safe
 
 MAX_MODELS = 6
 MEASURED = "robust_measured"  # the (run id, kind) pairs this visitor has measured
@@ -99,7 +99,7 @@ if measure:  # fast inference, so on the script thread, one overwritten progress
     bar.empty()
 
 measured = [(i, run) for i, run in enumerate(chosen_runs) if (run["id"], kind) in st.session_state[MEASURED]]
-curves = {f"{tag(i)} · {run['name']}": rows for i, run in measured if (rows := curve_rows(run)) is not None}
+curves = {f"{tag(i)} · {plain(run['name'])}": rows for i, run in measured if (rows := curve_rows(run))}
 st.plotly_chart(robustness_figure(curves, label=p.label, unit=p.unit, members=members, strengths=p.sweep))
 
 what_to_look_for("robust")

@@ -20,6 +20,7 @@ from ui.runs_ui import (
     runs_frame,
 )
 from ui.state import get_mnist, get_store
+from ui.text import plain, safe
 
 require_frame()
 
@@ -51,7 +52,7 @@ def _rename(run_id: int) -> None:
     except RunNotFound as exc:
         _flash("error", t("runs.error", error=exc))
         return
-    _flash("success", t("runs.renamed", run_id=run_id, name=name))
+    _flash("success", t("runs.renamed", run_id=run_id, name=safe(name)))
 
 
 def _delete(run_id: int) -> None:
@@ -86,7 +87,7 @@ def upload_section() -> None:
             try:
                 run_id = register_uploaded_model(store, upload.name, upload.getvalue(), mnist=mnist)
             except NotAFusionModel as exc:
-                done[upload.file_id] = ("error", t("runs.upload_bad", reason=exc))
+                done[upload.file_id] = ("error", t("runs.upload_bad", reason=safe(exc)))
             else:
                 accuracy = format_accuracy(fused_test_accuracy(store.get_run(run_id)))
                 done[upload.file_id] = ("success", t("runs.upload_done", run_id=run_id, accuracy=accuracy))
@@ -147,7 +148,7 @@ if not selected_ids:
     st.caption(t("runs.compare_hint"))
 else:
     chosen = [by_id[i] for i in selected_ids]
-    curves = {f"{r['name']} (#{r['id']})": fused_validation(store, r["id"]) for r in chosen}
+    curves = {f"{plain(r['name'])} (#{r['id']})": fused_validation(store, r["id"]) for r in chosen}
     if all(c.empty for c in curves.values()):
         st.info(t("runs.no_curves"))
     else:
@@ -176,7 +177,7 @@ if st.session_state.get("runs_manage_for") != run_id:  # a different run: reset 
     st.session_state["runs_rename"] = run["name"]
     st.session_state["runs_delete_confirm"] = False
 if run.get("error"):
-    st.caption(t("runs.error", error=run["error"]))
+    st.caption(t("runs.error", error=safe(run["error"])))
 
 left, right = st.columns(2, gap="large")
 with left:

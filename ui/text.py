@@ -9,6 +9,7 @@ short codes, LaTeX between dollars) gives a meaning, so the text is shown exactl
 
 from __future__ import annotations
 
+import html
 import re
 
 # CommonMark lets a backslash escape any ASCII punctuation; these are the ones with a meaning in
@@ -20,3 +21,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")  # newlines would st
 def safe(text: object) -> str:
     """`text` as a string that Markdown shows literally: one line, every special character escaped."""
     return _SPECIAL.sub(r"\\\1", _CONTROL.sub(" ", str(text)))
+
+
+def plain(text: object) -> str:
+    """`text` for a Plotly title, legend or hover label, which read a few HTML tags (<a>, <b>, <br>)."""
+    return html.escape(_CONTROL.sub(" ", str(text)), quote=False)
