@@ -8,7 +8,7 @@ from ui.architecture import architecture_dot, formula_latex, parameter_counts
 from ui.config_ui import clear_preset_request, config_ui, requested_config
 from ui.frame import require_frame
 from ui.i18n import register, t
-from ui.limits_ui import estimate_ui, note_run, queue_refusal
+from ui.limits_ui import estimate_ui, note_run, queue_refusal, start_refusal
 from ui.live import ACTIVE, live_run, remember_run, remembered_run, run_results
 from ui.state import get_mnist, get_runner, get_store
 
@@ -43,6 +43,8 @@ register(
 
 def start_training(config) -> None:
     """Training runs in the job runner's background thread, never on the script thread."""
+    if start_refusal(config):  # Train is disabled then; a click sent anyway is refused here too
+        return
     remember_run(get_runner().submit(config, kind="train"))
     note_run(st.session_state["train_run_id"])  # counted against the per-visitor job limit
     clear_preset_request()

@@ -439,3 +439,19 @@ def test_run_id_from_text_accepts_only_small_plain_numbers():
     assert run_id_from_text("12") == 12 and run_id_from_text("999999999") == 999_999_999
     for bad in ("²", "١٢", "1234567890", "-1", "+1", "0", "", "1.0", "1_000"):
         assert run_id_from_text(bad) is None, bad
+
+
+def test_a_click_that_arrives_after_the_limit_was_reached_queues_nothing(lab):
+    from fusion_core.limits import MAX_ACTIVE_PER_VISITOR
+
+    at = open_train_page()
+    assert not at.button(key="train_button").disabled
+    store = get_store()
+    mine = [
+        store.create_run(make_config().to_dict(), name=f"waiting {i}") for i in range(MAX_ACTIVE_PER_VISITOR)
+    ]
+    at.session_state["visitor_run_ids"] = list(mine)  # reached in another tab, after this page was drawn
+    at.button(key="train_button").click().run()
+    assert not at.exception, at.exception
+    assert sorted(run["id"] for run in store.list_runs()) == sorted(mine)  # no new run
+    assert at.button(key="train_button").disabled

@@ -86,3 +86,9 @@ def estimate_ui(config: RunConfig) -> str | None:
     )
     found = problems(est)
     return t("limits.too_large", problems=", and ".join(found)) if found else None
+
+
+def start_refusal(config: RunConfig) -> str | None:
+    """Why this visitor may not start this run now (too large, or too many of theirs waiting), or None."""
+    found = problems(run_estimate(config))
+    return t("limits.too_large", problems=", and ".join(found)) if found else queue_refusal()
