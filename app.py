@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui.frame import protect_background_training
+from ui.frame import app_pages, frame_runs, protect_background_training
 from ui.i18n import t
 from ui.state import get_device, init_session
 
@@ -10,27 +10,20 @@ protect_background_training()
 st.set_page_config(page_title=t("app.title"), page_icon="🧠", layout="wide")
 init_session()
 
-# Each url_path is the script's file name, as Streamlit's own pages/ routing names it (see
-# ui.frame.require_frame): a first request for /data_size lands on the same page either way.
-PAGES = {
-    t("nav.section.explore"): [
-        st.Page("pages/learn.py", title=t("nav.learn"), icon="📘", default=True, url_path="learn"),
-        st.Page("pages/train.py", title=t("nav.train"), icon="🏋️", url_path="train"),
-        st.Page("pages/draw.py", title=t("nav.draw"), icon="✍️", url_path="draw"),
-        st.Page("pages/runs.py", title=t("nav.runs"), icon="🗂️", url_path="runs"),
-    ],
-    t("nav.section.labs"): [
-        st.Page("pages/data_size.py", title=t("nav.data_size"), icon="📈", url_path="data_size"),
-        st.Page("pages/overfitting.py", title=t("nav.overfitting"), icon="🎯", url_path="overfitting"),
-        st.Page("pages/robustness.py", title=t("nav.robustness"), icon="🛡️", url_path="robustness"),
-        st.Page("pages/cost.py", title=t("nav.cost"), icon="⚖️", url_path="cost"),
-    ],
-}
+PAGES = app_pages()
 
+# The menu is drawn here, before anything slow (the device line imports the training backend), and
+# .streamlit/config.toml hides Streamlit's automatic pages/ menu: the first paint shows this menu.
+page = st.navigation(PAGES, position="hidden")
+frame_runs()
 with st.sidebar:
     st.markdown(f"### {t('app.title')}")
     st.caption(t("app.tagline"))
+    for section, section_pages in PAGES.items():
+        st.caption(f"**{section}**")
+        for section_page in section_pages:
+            st.page_link(section_page)
     device = get_device()
     st.caption(t("sidebar.device", device=device["device"], backend=device["backend"]))
 
-st.navigation(PAGES).run()
+page.run()

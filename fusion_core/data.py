@@ -424,12 +424,39 @@ def load_mnist(path: str | os.PathLike | None = None, *, allow_download: bool = 
     with _LOCK:
         if path is not None:
             location = Path(path).expanduser()
-            if location.exists() and ("path", _fingerprint(location)) in _MEMO:
-                return _MEMO[("path", _fingerprint(location))]
-            data = _load_location(location, "")
-            _MEMO[("path", _fingerprint(location))] = data
+            try:
+                if location.exists() and ("path", _fingerprint(location)) in _MEMO:
+                    return _MEMO[("path", _fingerprint(location))]
+                data = _load_location(location, "")
+                _MEMO[("path", _fingerprint(location))] = data
+            except OSError as exc:
+                raise DataError(f"Could not load MNIST: {unreadable(location, exc)}") from exc
             return data
         return _load_first_good(allow_download)
+
+
+def _blocked_folder(path: Path) -> Path | None:
+    """The first folder on the way to `path` that this user may not enter, if there is one."""
+    for inner in [*reversed(path.parents), path][1:]:
+        try:
+            os.stat(inner)
+        except PermissionError:
+            return inner.parent
+        except OSError:
+            return None
+    return None
+
+
+def unreadable(location: Path, exc: OSError) -> str:
+    """Why a location cannot be used, naming the folder the system refused and what to do."""
+    if isinstance(exc, PermissionError):
+        blocked = _blocked_folder(location) or Path(exc.filename or location)
+        return (
+            f"{location}: cannot be read, this user may not open {blocked} (permission denied); "
+            f"give this user read access to it (chmod u+rx), or point {MNIST_ENV}, KERAS_HOME or "
+            "FUSION_LAB_HOME at a folder this user can read"
+        )
+    return f"{location}: cannot be read ({exc.strerror or exc}: {exc.filename or location})"
 
 
 def _load_first_good(allow_download: bool) -> MnistData:
@@ -437,13 +464,14 @@ def _load_first_good(allow_download: bool) -> MnistData:
     cache_needs_writing = True
 
     def attempt(kind: str, label: str, location: Path, loader) -> MnistData | None:
-        if not location.exists():
-            tried.append(f"{label} {location}: not found")
-            return None
+        # Path.exists raises, rather than says False, for a folder this user may not enter.
         try:
+            if not location.exists():
+                tried.append(f"{label} {location}: not found")
+                return None
             key = (kind, _fingerprint(location))
         except OSError as exc:
-            tried.append(f"{label} {location}: cannot be read ({exc})")
+            tried.append(f"{label} {unreadable(location, exc)}")
             return None
         if key in _MEMO:
             return _MEMO[key]
@@ -452,6 +480,9 @@ def _load_first_good(allow_download: bool) -> MnistData:
         except DataError as exc:
             tried.append(f"{label}: {exc}")
             logger.warning("MNIST source refused: %s", exc)
+            return None
+        except OSError as exc:  # a file inside the folder that this user may not read
+            tried.append(f"{label} {unreadable(location, exc)}")
             return None
         _MEMO[key] = data
         return data
@@ -480,7 +511,8 @@ def _load_first_good(allow_download: bool) -> MnistData:
     try:
         cache = cache_path()
     except OSError as exc:
-        tried.append(f"Fusion Lab cache: data folder unavailable ({exc})")
+        folder = Path(exc.filename or os.environ.get(paths.HOME_ENV) or ".")
+        tried.append(f"Fusion Lab cache: data folder unavailable, {unreadable(folder, exc)}")
         cache_needs_writing = False
     else:
 

@@ -15,6 +15,7 @@ a 280x280 canvas.
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -27,6 +28,15 @@ BOX = 20  # the longer side of the digit after scaling
 CENTER = (14.0, 14.0)
 # Ink weaker than this (after background subtraction) is noise: paper texture, JPEG artefacts.
 INK_THRESHOLD = 0.1
+
+# Uploads: a digit needs few pixels, a decoded image costs about 4 bytes per pixel (RGBA) before any
+# conversion. A 316 KB 10000x10000 PNG once cost 1.9 GB and 8 s to decode; 13000x13000 RGBA, 5.2 GB.
+# The size in the file's header is checked before anything is decoded: above MAX_UPLOAD_PIXELS (an
+# 8-megapixel photo fits, under a tenth of Pillow's own 89-megapixel bomb limit) the file is refused.
+# JPEGs are decoded at a reduced scale (draft mode), everything is then shrunk so that its longer
+# side is at most WORKING_SIDE: to_mnist needs 20 px, and 1024 keeps thin strokes intact.
+MAX_UPLOAD_PIXELS = 4096 * 2048
+WORKING_SIDE = 1024
 
 # ITU-R 601 luma, the weights PIL uses for mode "L".
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -169,21 +179,29 @@ def to_mnist(image: np.ndarray, *, background: str = "auto") -> np.ndarray | Non
 def load_image_bytes(data: bytes) -> np.ndarray:
     """Decode an uploaded PNG or JPEG (or anything PIL reads) into a uint8 array.
 
-    Returns (H, W) for grayscale files, (H, W, 4) for files with transparency, else (H, W, 3).
+    Returns (H, W) for grayscale files, (H, W, 4) for files with transparency, else (H, W, 3), with
+    the longer side at most `WORKING_SIDE` (larger images are shrunk, aspect ratio kept).
     JPEG orientation tags from phone cameras are applied; an animated file gives its first frame.
     Raises ValueError("could not read this file as an image: ...; upload a PNG or JPEG") for
-    anything that is not a readable image.
+    anything that is not a readable image, and ValueError("this image is too large: ...") for an
+    image whose header declares more than `MAX_UPLOAD_PIXELS` pixels, before decoding it.
     """
     try:
         raw = bytes(data)
         if not raw:
             raise ValueError("the file is empty")
-        with Image.open(io.BytesIO(raw)) as opened:
+        with warnings.catch_warnings():  # our own cap, far lower, is checked next
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(io.BytesIO(raw))
+        with opened:
+            _refuse_too_large(opened.size)
+            # JPEG only: decode at 1/2, 1/4 or 1/8 scale when that still leaves WORKING_SIDE pixels.
+            opened.draft(None, (WORKING_SIDE, WORKING_SIDE))
             opened.load()
             img = ImageOps.exif_transpose(opened) or opened
             mode = img.mode
             if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):  # 16-bit or float grayscale
-                a = np.asarray(img, dtype=np.float64)
+                a = np.asarray(_shrink(img.convert("F")), dtype=np.float64)
                 top = a.max() if a.size else 0.0
                 a = a / 257.0 if top > 255 else a
                 return np.clip(np.rint(a), 0, 255).astype(np.uint8)
@@ -193,7 +211,13 @@ def load_image_bytes(data: bytes) -> np.ndarray:
                 img = img.convert("RGBA")
             elif mode not in ("L", "RGB", "RGBA"):
                 img = img.convert("RGB")
-            return np.array(img, dtype=np.uint8)
+            return np.array(_shrink(img), dtype=np.uint8)
+    except ImageTooLarge:
+        raise
+    except Image.DecompressionBombError as exc:  # above twice Pillow's limit: refused while opening
+        raise ImageTooLarge(
+            f"this image is too large: {exc}; crop or shrink the picture and upload it again"
+        ) from exc
     except UnidentifiedImageError as exc:
         raise ValueError(
             "could not read this file as an image: not a recognised image format; upload a PNG or JPEG"
@@ -201,3 +225,27 @@ def load_image_bytes(data: bytes) -> np.ndarray:
     except Exception as exc:  # PIL raises many types for damaged files: OSError, SyntaxError, ...
         reason = str(exc) or type(exc).__name__
         raise ValueError(f"could not read this file as an image: {reason}; upload a PNG or JPEG") from exc
+
+
+class ImageTooLarge(ValueError):
+    """An upload declares more pixels than `MAX_UPLOAD_PIXELS`; refused before decoding."""
+
+
+def _refuse_too_large(size: tuple[int, int]) -> None:
+    width, height = size
+    if width * height > MAX_UPLOAD_PIXELS:
+        raise ImageTooLarge(
+            f"this image is too large: {width:,} x {height:,} pixels; a digit needs far fewer. "
+            f"Expected at most {MAX_UPLOAD_PIXELS:,} pixels in all (for example "
+            f"{int(MAX_UPLOAD_PIXELS**0.5):,} x {int(MAX_UPLOAD_PIXELS**0.5):,}); "
+            "crop or shrink the picture and upload it again"
+        )
+
+
+def _shrink(img: Image.Image) -> Image.Image:
+    """The image with its longer side at most WORKING_SIDE (area averaging, aspect ratio kept)."""
+    if max(img.size) <= WORKING_SIDE:
+        return img
+    scale = WORKING_SIDE / max(img.size)
+    size = (max(1, round(img.width * scale)), max(1, round(img.height * scale)))
+    return img.resize(size, Image.Resampling.BOX, reducing_gap=2.0)

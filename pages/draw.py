@@ -27,6 +27,7 @@ require_frame()
 
 QUICK_RUN = "draw_quick_run_id"  # the one-click run this visitor started, while it trains
 CANVAS_GEN = "draw_canvas_gen"  # bumped by Clear: a new canvas key gives an empty canvas
+UPLOAD_CACHE = "draw_upload_decoded"  # (file_id, image or None, error or None) of the last upload
 ACTIVE = ("queued", "running")
 
 st.session_state.setdefault(QUICK_RUN, None)
@@ -92,6 +93,18 @@ def _clear_canvas() -> None:
     st.session_state[CANVAS_GEN] += 1
 
 
+def decoded_upload(upload) -> tuple[object, str | None]:
+    """(image, None) or (None, error): each uploaded file is decoded once, not on every rerun."""
+    cached = st.session_state.get(UPLOAD_CACHE)
+    if cached is None or cached[0] != upload.file_id:
+        try:
+            cached = (upload.file_id, load_image_bytes(upload.getvalue()), None)
+        except ValueError as exc:
+            cached = (upload.file_id, None, str(exc))
+        st.session_state[UPLOAD_CACHE] = cached  # one file at a time: the previous one is dropped
+    return cached[1], cached[2]
+
+
 @st.fragment
 def draw_and_predict() -> None:
     """Canvas strokes rerun only this part of the page: preprocess, predict, draw the bars."""
@@ -117,12 +130,10 @@ def draw_and_predict() -> None:
 
     image = canvas.image_data if canvas is not None else None
     if upload is not None:
-        try:
-            image = load_image_bytes(upload.getvalue())
-        except ValueError as exc:
+        image, error = decoded_upload(upload)
+        if error is not None:
             with left:
-                st.error(str(exc))
-            image = None
+                st.error(error)
         else:
             with left:
                 st.caption(t("draw.using_upload"))

@@ -3,7 +3,6 @@
 import streamlit as st
 
 from fusion_core.perturb import PERTURBATIONS
-from fusion_core.predictor_client import PredictorError
 from ui.frame import require_frame
 from ui.i18n import t
 from ui.labs import intro, mnist_or_error, model_mtime, robustness_rows, what_to_look_for
@@ -11,6 +10,7 @@ from ui.labs_charts import robustness_figure
 from ui.labs_views import default_robust_runs, perturbed_grid, run_label, tag
 from ui.predict_ui import finished_runs
 from ui.state import get_store
+from ui.text import plain, safe
 
 MAX_MODELS = 6
 MEASURED = "robust_measured"  # the (run id, kind) pairs this visitor has measured
@@ -59,11 +59,11 @@ chosen_runs = [by_id[i] for i in chosen]
 if mnist is not None and chosen_runs:
     st.subheader(t("robust.examples"), divider="gray")
     st.caption(t("robust.examples.caption"))
-    st.markdown("  \n".join(f"**{tag(i)}** · {run_label(run)}" for i, run in enumerate(chosen_runs)))
+    st.markdown("  \n".join(f"**{tag(i)}** · {safe(run_label(run))}" for i, run in enumerate(chosen_runs)))
     try:
         perturbed_grid(chosen_runs, mnist, kind, strength)
-    except PredictorError as exc:  # an unreadable model file: say which and why, keep the page
-        st.error(t("error.generic", error=exc))
+    except Exception as exc:  # noqa: BLE001 - a damaged, vanished or unreadable model file
+        st.error(t("robust.unreadable_any", error=safe(exc)), icon="⚠️")
 
 st.subheader(t("robust.curve"), divider="gray")
 button_col, members_col = st.columns([1, 3], vertical_alignment="center")
@@ -76,25 +76,30 @@ measure = button_col.button(
     width="stretch",
 )
 members = members_col.checkbox(t("robust.members"), key="robust_members")
+
+
+def curve_rows(run: dict) -> list[dict] | None:
+    """The run's accuracy per strength, or None after saying why its model cannot be used."""
+    try:
+        return robustness_rows(run["id"], run["model_path"], model_mtime(run), kind)
+    except Exception as exc:  # noqa: BLE001 - a damaged, vanished or unreadable model file
+        st.error(t("robust.unreadable", name=safe(run["name"]), error=safe(exc)), icon="⚠️")
+        return None
+
+
 if measure:  # fast inference, so on the script thread, one overwritten progress bar
     bar = st.progress(0.0)
     for i, run in enumerate(chosen_runs):
         bar.progress(
-            i / len(chosen_runs), text=t("robust.measuring", run=run["name"], i=i + 1, n=len(chosen_runs))
+            i / len(chosen_runs),
+            text=t("robust.measuring", run=safe(run["name"]), i=i + 1, n=len(chosen_runs)),
         )
-        try:
-            robustness_rows(run["id"], run["model_path"], model_mtime(run), kind)
-        except PredictorError as exc:
-            st.error(t("error.generic", error=exc))
-        else:
+        if curve_rows(run) is not None:
             st.session_state[MEASURED].add((run["id"], kind))
     bar.empty()
 
-curves = {
-    f"{tag(i)} · {run['name']}": robustness_rows(run["id"], run["model_path"], model_mtime(run), kind)
-    for i, run in enumerate(chosen_runs)
-    if (run["id"], kind) in st.session_state[MEASURED]
-}
+measured = [(i, run) for i, run in enumerate(chosen_runs) if (run["id"], kind) in st.session_state[MEASURED]]
+curves = {f"{tag(i)} · {plain(run['name'])}": rows for i, run in measured if (rows := curve_rows(run))}
 st.plotly_chart(robustness_figure(curves, label=p.label, unit=p.unit, members=members, strengths=p.sweep))
 
 what_to_look_for("robust")

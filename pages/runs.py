@@ -21,6 +21,7 @@ from ui.runs_ui import (
     runs_frame,
 )
 from ui.state import get_mnist, get_predictor, get_store
+from ui.text import plain, safe
 
 require_frame()
 
@@ -60,7 +61,7 @@ def _rename(run_id: int) -> None:
         _flash("error", t("runs.error", error=exc))
         return
     st.session_state[MANAGED] = run_id
-    _flash("success", t("runs.renamed", run_id=run_id, name=clean_name(name)))
+    _flash("success", t("runs.renamed", run_id=run_id, name=safe(clean_name(name))))
 
 
 def _delete(run_id: int) -> None:
@@ -97,9 +98,9 @@ def upload_section() -> None:
                     store, upload.name, upload.getvalue(), mnist=mnist
                 )
             except NotAFusionModel as exc:
-                done[upload.file_id] = ("error", t("runs.upload_bad", reason=exc))
+                done[upload.file_id] = ("error", t("runs.upload_bad", reason=safe(exc)))
             except (UploadFailed, PredictorError) as exc:  # nothing was kept; say why
-                done[upload.file_id] = ("error", t("runs.upload_failed", error=exc))
+                done[upload.file_id] = ("error", t("runs.upload_failed", error=safe(exc)))
             else:
                 accuracy = format_accuracy(fused_test_accuracy(store.get_run(run_id)))
                 done[upload.file_id] = ("success", t("runs.upload_done", run_id=run_id, accuracy=accuracy))
@@ -166,7 +167,7 @@ if not selected_ids:
     st.caption(t("runs.compare_hint"))
 else:
     chosen = [by_id[i] for i in selected_ids]
-    curves = {f"{r['name']} (#{r['id']})": fused_validation(store, r["id"]) for r in chosen}
+    curves = {f"{plain(r['name'])} (#{r['id']})": fused_validation(store, r["id"]) for r in chosen}
     if all(c.empty for c in curves.values()):
         st.info(t("runs.no_curves"))
     else:
@@ -200,7 +201,7 @@ if st.session_state.get("runs_manage_for") != run_id:  # a different run: reset 
     st.session_state["runs_rename"] = run["name"][:MAX_NAME_CHARS]
     st.session_state["runs_delete_confirm"] = False
 if run.get("error"):
-    st.caption(t("runs.error", error=run["error"]))
+    st.caption(t("runs.error", error=safe(run["error"])))
 if run.get("kind") == "upload":
     st.caption(t("runs.training_unknown"))
 

@@ -8,6 +8,7 @@ from ui.architecture import architecture_dot, formula_latex, parameter_counts
 from ui.config_ui import clear_preset_request, config_ui, requested_config
 from ui.frame import require_frame
 from ui.i18n import register, t
+from ui.limits_ui import estimate_ui, note_run, queue_refusal, start_refusal
 from ui.live import ACTIVE, live_run, remember_run, remembered_run, run_results
 from ui.state import get_mnist, get_runner, get_store
 
@@ -42,7 +43,10 @@ register(
 
 def start_training(config) -> None:
     """Training runs in the job runner's background thread, never on the script thread."""
+    if start_refusal(config):  # Train is disabled then; a click sent anyway is refused here too
+        return
     remember_run(get_runner().submit(config, kind="train"))
+    note_run(st.session_state["train_run_id"])  # counted against the per-visitor job limit
     clear_preset_request()
 
 
@@ -70,11 +74,15 @@ with params_col:
     if config.fusion.type != "single":
         members = counts["total"] - counts["fused"]
         st.caption(t("train.params.members", members=members, fused=counts["fused"]))
+    refusal = estimate_ui(config)  # memory and time; a message when this machine cannot finish it
 st.markdown(f"**{t('train.formula')}**")
 st.latex(formula_latex(config))
 
 status = get_runner().state(run_id)["status"] if run_id is not None else None
 busy = status in ACTIVE
+refusal = refusal or (None if busy else queue_refusal())
+if refusal:
+    st.error(refusal, icon="🛑")
 button_col, summary_col = st.columns([1, 5], vertical_alignment="center")
 button_col.button(
     t("train.button"),
@@ -82,7 +90,7 @@ button_col.button(
     key="train_button",
     on_click=start_training,  # before the rerun, so the whole page already shows the new run
     args=(config,),
-    disabled=bool(data_error) or busy,
+    disabled=bool(data_error) or busy or bool(refusal),
     help=t("train.button.busy") if busy else t("train.button.help"),
     width="stretch",
 )

@@ -9,6 +9,15 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+def pytest_configure(config):
+    """AppTest reads .streamlit/config.toml, whose showErrorDetails hides errors from visitors; a
+    failing test should show them in full."""
+    from streamlit import config as st_config
+
+    st_config.get_config_options()
+    st_config.set_option("client.showErrorDetails", "full")
+
+
 @pytest.fixture(autouse=True)
 def fusion_home(tmp_path, monkeypatch):
     """Every test writes its store and models under its own folder, never into ~/.fusion_lab."""

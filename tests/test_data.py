@@ -590,3 +590,89 @@ def test_real_mnist_prepared(real_env):
 def test_fetch_script_is_idempotent_on_the_real_copy(fetch_script, real_dir, capsys):
     assert fetch_script.main(["--dest", str(real_dir)]) == 0
     assert "already" in capsys.readouterr().out
+
+
+# -- folders this user may not open -----------------------------------------------------------------
+
+LOCKED_SCRIPT = """
+import sys
+from pathlib import Path
+from fusion_core import data as D
+if sys.argv[1] == "alone":  # no other copy to fall back on
+    D.setup_copy_dir = lambda: Path("/nonexistent-fusion-lab-test")
+    D.bob_package_dir = lambda: None
+try:
+    source = D.load_mnist(sys.argv[2] if len(sys.argv) > 2 else None, allow_download=False).source
+    print("loaded", source)
+except D.DataError as exc:
+    print("DataError", exc)
+"""
+
+
+def _drop_root_file_override() -> None:
+    """In the child: without CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH, root obeys folder permissions too."""
+    import ctypes
+    import os
+
+    if os.geteuid() == 0:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+        for capability in (1, 2):  # PR_CAPBSET_DROP (24): gone from the child's program after exec
+            if prctl(24, capability, 0, 0, 0) != 0:
+                raise OSError(ctypes.get_errno(), "cannot drop the file-permission override")
+
+
+def load_in_locked_child(tmp_path, mode: str, env_extra: dict, *args: str) -> str:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("KERAS_HOME", D.MNIST_ENV)}
+    env.update({"PYTHONPATH": str(ROOT), "HOME": str(tmp_path / "user"), **env_extra})
+    out = subprocess.run(
+        [sys.executable, "-c", LOCKED_SCRIPT, mode, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        preexec_fn=_drop_root_file_override,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]  # never a PermissionError traceback
+    return out.stdout.strip()
+
+
+@pytest.fixture
+def locked(tmp_path):
+    folder = tmp_path / "locked"
+    (folder / "inside").mkdir(parents=True)
+    folder.chmod(0o000)
+    yield folder
+    folder.chmod(0o755)
+
+
+def test_an_explicit_path_in_a_locked_folder_is_a_data_error_naming_it(tmp_path, locked):
+    out = load_in_locked_child(
+        tmp_path, "alone", {"FUSION_LAB_HOME": str(tmp_path / "home")}, str(locked / "inside")
+    )
+    assert out.startswith(f"DataError Could not load MNIST: {locked / 'inside'}: cannot be read")
+    assert f"this user may not open {locked} (permission denied)" in out and "chmod u+rx" in out
+
+
+def test_a_keras_cache_in_a_locked_folder_is_listed_with_what_to_do(tmp_path, locked):
+    env = {"FUSION_LAB_HOME": str(tmp_path / "home"), "KERAS_HOME": str(locked / "inside")}
+    out = load_in_locked_child(tmp_path, "alone", env)
+    assert out.startswith("DataError Could not load MNIST. Sources tried")
+    keras_npz = locked / "inside" / "datasets" / "mnist.npz"
+    assert f"Keras cache {keras_npz}: cannot be read, this user may not open {locked}" in out
+
+
+def test_a_fusion_lab_home_in_a_locked_folder_is_listed_with_what_to_do(tmp_path, locked):
+    out = load_in_locked_child(tmp_path, "alone", {"FUSION_LAB_HOME": str(locked / "inside" / "home")})
+    assert f"Fusion Lab cache: data folder unavailable, {locked / 'inside' / 'home'}: cannot be read" in out
+    assert f"may not open {locked}" in out
+
+
+@pytest.mark.mnist
+def test_a_locked_mnist_folder_falls_back_to_the_next_good_copy(tmp_path, locked):
+    env = {"FUSION_LAB_HOME": str(tmp_path / "home"), D.MNIST_ENV: str(locked / "inside")}
+    out = load_in_locked_child(tmp_path, "fallback", env)
+    assert out.startswith("loaded setup's PyPI copy"), out

@@ -195,3 +195,32 @@ def test_quick_fusion_trains_and_is_then_used(monkeypatch):
     assert run["config"]["fusion"] == {**run["config"]["fusion"], "type": "parallel", "num_members": 3}
     assert run["results"]["fused_accuracy"] > 0.85
     assert any("quick fusion is ready" in s.value for s in at.success)
+
+
+def test_a_huge_upload_is_refused_with_its_size_and_decoded_once(monkeypatch):
+    from test_preprocess import zlib_png
+
+    import fusion_core.preprocess
+
+    real_load, calls = fusion_core.preprocess.load_image_bytes, []
+
+    def counting_load(data: bytes):
+        calls.append(len(data))
+        return real_load(data)
+
+    monkeypatch.setattr(fusion_core.preprocess, "load_image_bytes", counting_load)
+    tiny_run()
+    at = open_draw()
+    at.file_uploader(key="draw_upload").set_value(("huge.png", zlib_png(10_000, 10_000), "image/png"))
+    at.run()
+    assert not at.exception, at.exception
+    assert any("too large: 10,000 x 10,000 pixels" in e.value for e in at.error)
+    at.run()  # a rerun (any click) reads the remembered result, it does not decode the file again
+    assert any("too large" in e.value for e in at.error)
+    assert len(calls) == 1
+
+    at.file_uploader(key="draw_upload").set_value(("one.png", png_bytes(stroke()), "image/png"))
+    at.run()
+    at.run()
+    assert not at.error and len(chart_titles(at)) == 4
+    assert len(calls) == 2  # a new file is decoded once more

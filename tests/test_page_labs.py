@@ -165,11 +165,26 @@ def test_a_tampered_url_cannot_break_the_page(lab):
     assert not at.error
 
 
-def test_an_invalid_override_is_a_readable_message(lab, monkeypatch):
-    monkeypatch.setenv("FUSION_LAB_LAB_OVERRIDES", "{hidden_units: 16")
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("{hidden_units: 16", "must be a JSON object"),
+        ("[16]", "must be a JSON object"),
+        ('{"epochs": 3, "seed": 1}', "may not set epochs, seed: each sweep point sets"),
+        ('{"hidden_units": "many"}', "hidden_units must be a whole number from 8 to 2048"),
+        ('{"colour": "red"}', "colour must be a MemberConfig, TrainConfig or FusionConfig field"),
+        ("[" * 100_000, "must be a JSON object"),
+    ],
+    ids=["not-json", "not-an-object", "colliding-keys", "bad-value", "unknown-key", "too-deep"],
+)
+def test_an_unusable_override_is_a_readable_message_and_the_defaults_are_used(lab, monkeypatch, raw, reason):
+    monkeypatch.setenv("FUSION_LAB_LAB_OVERRIDES", raw)
     at = open_page("data_size")
-    assert any("FUSION_LAB_LAB_OVERRIDES must be a JSON object" in w.value for w in at.warning)
-    assert at.button(key="sweep_run").disabled
+    assert not at.exception, at.exception
+    (warning,) = [w.value.replace("\\", "") for w in at.warning if "FUSION" in w.value]
+    assert warning.startswith("The labs use their default settings: FUSION_LAB_LAB_OVERRIDES")
+    assert reason in warning
+    assert not at.button(key="sweep_run").disabled  # the sweep can run, with the default networks
 
 
 # -- overfitting -----------------------------------------------------------------------------------
@@ -238,6 +253,28 @@ def test_robustness_with_a_damaged_model_file_says_which_file(lab):
     at.button(key="robust_measure").click().run()
     assert not at.exception, at.exception
     assert "0 points" in plotly_specs(at)[-1]  # nothing measured, the chart still drawn
+
+
+def test_robustness_with_an_unreadable_model_says_so_and_keeps_the_page(lab):
+    store = get_store()
+    tiny = {"hidden_layers": 1, "hidden_units": 16}
+    good = finished_run(store, make_config("single", **tiny), accuracy=0.6, params=1, seconds=1)
+    fusion = make_config("parallel", 2, "soft", **tiny)
+    broken = finished_run(store, fusion, accuracy=0.7, params=1, seconds=1)
+    store.rename(broken, "![](http://example.invalid/x.png) broken")
+    paths.models_dir().joinpath(f"run_{broken}.keras").write_bytes(b"not a keras file")
+    at = open_page("robustness")
+    assert not at.exception, at.exception
+    assert at.multiselect(key="robust_runs").value == [good, broken]
+    assert any("A chosen model cannot be used" in e.value for e in at.error)
+    at.selectbox(key="robust_kind").set_value("rotate").run()
+    at.button(key="robust_measure").click().run()
+    assert not at.exception, at.exception
+    (error,) = [e.value for e in at.error if "The model of" in e.value]
+    assert error.startswith("The model of \\!\\[\\]\\(http") and "Retrain it or pick another run" in error
+    assert "7 points" in plotly_specs(at)[-1]  # the readable run's curve is still drawn
+    shown = " ".join(m.value for m in at.markdown)
+    assert "![](" not in shown and "\\!\\[\\]\\(http" in shown  # the name is shown as text
 
 
 # -- cost ------------------------------------------------------------------------------------------

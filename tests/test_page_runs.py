@@ -133,6 +133,30 @@ def test_rename_through_the_run_to_manage(runs):
     assert any("Renamed run" in s.value for s in at.success)
 
 
+MARKDOWN_NAME = "![](http://example.invalid/x.png) **loud** :red[red] <b>bold</b> $x$"
+
+
+def test_a_name_made_of_markdown_is_shown_as_text_in_the_rename_message(runs):
+    from ui.text import safe
+
+    at = open_runs()
+    at.selectbox(key="runs_manage").set_value(runs["beta"]).run()
+    at.text_input(key="runs_rename").input(MARKDOWN_NAME).run()
+    at.button(key="runs_rename_btn").click().run()
+    assert not at.exception, at.exception
+    assert RunStore().get_run(runs["beta"])["name"] == MARKDOWN_NAME  # stored as typed
+    (message,) = [s.value for s in at.success]
+    assert safe(MARKDOWN_NAME) in message and "![](" not in message and "**loud**" not in message
+
+
+def test_a_name_made_of_html_is_plain_text_in_the_comparison_chart(runs):
+    RunStore().rename(runs["alpha"], "<a href='http://example.invalid'>alpha</a>")
+    at = open_runs()
+    select_rows(at, [2])
+    names = [trace["name"] for trace in json.loads(at.get("plotly_chart")[0].proto.spec)["data"]]
+    assert names == [f"&lt;a href='http://example.invalid'&gt;alpha&lt;/a&gt; (#{runs['alpha']})"]
+
+
 def test_delete_needs_confirmation_and_removes_the_model(runs):
     at = open_runs()
     at.selectbox(key="runs_manage").set_value(runs["alpha"]).run()

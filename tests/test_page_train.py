@@ -393,3 +393,80 @@ def test_formulas_name_each_fusion():
     assert r"W_f &\in \mathbb{R}^{10\times 1536}" in formula_latex(make_config("parallel", 3, "feature"))
     single = formula_latex(make_config())
     assert r"p &= \mathrm{softmax}" in single and "^{(k)}" not in single
+
+
+# -- cost before training ---------------------------------------------------------------------------
+
+
+def test_the_estimate_is_shown_before_training(lab):
+    at = open_train_page()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Parameters"] == "669,706"
+    assert metrics["Memory"].endswith("MB") and metrics["Estimated time"].endswith(("s", "min"))
+    assert not at.button(key="train_button").disabled
+
+
+def test_a_run_this_machine_cannot_finish_is_refused_with_the_numbers(lab):
+    at = open_train_page()
+    at.radio(key="train_fusion_type").set_value("parallel").run()
+    at.slider(key="train_num_members").set_value(10).run()
+    at.slider(key="train_hidden_layers").set_value(8).run()
+    at.select_slider(key="train_hidden_units").set_value(2048).run()
+    assert not at.exception, at.exception
+    assert {m.label: m.value for m in at.metric}["Parameters"] == "310,026,340"
+    (error,) = [e.value for e in at.error if "too large for this machine" in e.value]
+    assert "310,026,340 parameters; the limit is 100,000,000" in error and "GB of memory" in error
+    assert at.button(key="train_button").disabled
+
+
+def test_a_visitor_with_enough_runs_waiting_cannot_queue_another(lab):
+    from fusion_core.limits import MAX_ACTIVE_PER_VISITOR
+
+    store = get_store()
+    mine = [
+        store.create_run(make_config().to_dict(), name=f"waiting {i}") for i in range(MAX_ACTIVE_PER_VISITOR)
+    ]
+    at = open_train_page()
+    at.session_state["visitor_run_ids"] = mine
+    at.run()
+    assert any(
+        f"You already have {MAX_ACTIVE_PER_VISITOR} runs queued or running" in e.value for e in at.error
+    )
+    assert at.button(key="train_button").disabled
+    store.finish(mine[0], "failed", error="made for the test")
+    at.run()
+    assert not at.error and not at.button(key="train_button").disabled
+
+
+@pytest.mark.parametrize("value", ["²", "12345678901234567890", "-1", "abc", "0", "1e3", " 7"])
+def test_a_run_in_the_url_that_is_not_a_plain_number_is_ignored_with_a_note(lab, value):
+    at = open_train_page({"run": value})
+    assert not at.exception, at.exception
+    notes = [c.value.replace("\\", "") for c in at.caption if "Ignored ?run=" in c.value]
+    assert notes and "expected a run number, like ?run=12" in notes[0]
+    assert "run" not in at.query_params  # dropped from the address, so a refresh is clean
+    assert not at.button(key="train_button").disabled
+
+
+def test_run_id_from_text_accepts_only_small_plain_numbers():
+    from ui.live import run_id_from_text
+
+    assert run_id_from_text("12") == 12 and run_id_from_text("999999999") == 999_999_999
+    for bad in ("²", "١٢", "1234567890", "-1", "+1", "0", "", "1.0", "1_000"):
+        assert run_id_from_text(bad) is None, bad
+
+
+def test_a_click_that_arrives_after_the_limit_was_reached_queues_nothing(lab):
+    from fusion_core.limits import MAX_ACTIVE_PER_VISITOR
+
+    at = open_train_page()
+    assert not at.button(key="train_button").disabled
+    store = get_store()
+    mine = [
+        store.create_run(make_config().to_dict(), name=f"waiting {i}") for i in range(MAX_ACTIVE_PER_VISITOR)
+    ]
+    at.session_state["visitor_run_ids"] = list(mine)  # reached in another tab, after this page was drawn
+    at.button(key="train_button").click().run()
+    assert not at.exception, at.exception
+    assert sorted(run["id"] for run in store.list_runs()) == sorted(mine)  # no new run
+    assert at.button(key="train_button").disabled

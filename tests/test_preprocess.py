@@ -1,11 +1,17 @@
 import io
+import os
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 from scipy import ndimage
 
-from fusion_core.preprocess import CENTER, load_image_bytes, to_mnist
+from fusion_core.preprocess import CENTER, MAX_UPLOAD_PIXELS, WORKING_SIDE, load_image_bytes, to_mnist
 
 
 def canvas(top, left, height, width, *, transparent=False):
@@ -216,3 +222,108 @@ def truncated_png():
 def test_garbage_bytes_raise_a_clear_error(data):
     with pytest.raises(ValueError, match=r"^could not read this file as an image: .+; upload a PNG or JPEG$"):
         load_image_bytes(data)
+
+
+# ---- bounded cost of an upload -------------------------------------------------------------------
+
+
+def zlib_png(width: int, height: int, *, rgba: bool = False, ink: bool = True) -> bytes:
+    """A huge, mostly blank PNG made row by row with zlib: a few hundred KB for 10000x10000.
+
+    White paper (or transparent, for RGBA) with a black square in the middle when `ink`.
+    """
+    channels = 4 if rgba else 1
+    blank = b"\x00" + (b"\x00" * (width * 4) if rgba else b"\xff" * width)
+    lo, hi = width // 3, 2 * width // 3
+    pixel = b"\x00\x00\x00\xff" if rgba else b"\x00"
+    inked = blank[: 1 + lo * channels] + pixel * (hi - lo) + blank[1 + hi * channels :]
+    squeeze = zlib.compressobj(9)
+    body = [
+        squeeze.compress(inked if ink and height // 3 <= r < 2 * height // 3 else blank)
+        for r in range(height)
+    ]
+    body.append(squeeze.flush())
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 6 if rgba else 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(body)) + chunk(b"IEND", b"")
+    )
+
+
+DECODE_SCRIPT = """
+import resource, sys
+from fusion_core.preprocess import load_image_bytes
+data = open(sys.argv[1], "rb").read()
+try:
+    shape = load_image_bytes(data).shape
+    print("decoded", shape)
+except ValueError as exc:
+    print("refused", exc)
+# Peak resident memory of this process, in KB on Linux.
+print("peak_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def decode_in_subprocess(tmp_path, data: bytes) -> tuple[str, int, int]:
+    """(the script's first line, its peak RSS in MB, the peak of a bare import in MB)."""
+    path = tmp_path / "upload.png"
+    path.write_bytes(data)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    out = subprocess.run(
+        [sys.executable, "-c", DECODE_SCRIPT, str(path)], capture_output=True, text=True, env=env, check=True
+    ).stdout.splitlines()
+    baseline = subprocess.run(
+        [sys.executable, "-c", DECODE_SCRIPT.replace("data = open", "data = b''; open")] + [str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout.splitlines()
+    peak = int(out[-1].split()[1]) // 1024
+    return out[0], peak, int(baseline[-1].split()[1]) // 1024
+
+
+@pytest.mark.parametrize(
+    "width, height, rgba", [(10_000, 10_000, False), (13_000, 13_000, True)], ids=["10000-gray", "13000-rgba"]
+)
+def test_huge_png_is_refused_from_its_header_without_decoding(tmp_path, width, height, rgba):
+    data = zlib_png(width, height, rgba=rgba)
+    assert len(data) < 2_000_000  # a small file that would decode to 100 MB .. 676 MB
+    first, peak_mb, baseline_mb = decode_in_subprocess(tmp_path, data)
+    assert first.startswith(f"refused this image is too large: {width:,} x {height:,} pixels")
+    assert "crop or shrink the picture" in first
+    # Only the file itself (under 2 MB) and its copies are held; before the cap this took 1.9 to 5.2 GB.
+    assert peak_mb - baseline_mb < 40, (peak_mb, baseline_mb)
+
+
+def test_largest_allowed_png_is_decoded_shrunk_with_bounded_memory(tmp_path):
+    side = int(MAX_UPLOAD_PIXELS**0.5)  # 2896 x 2896: just under the cap
+    first, peak_mb, baseline_mb = decode_in_subprocess(tmp_path, zlib_png(side, side, rgba=True))
+    assert first == f"decoded ({WORKING_SIDE}, {WORKING_SIDE}, 4)"
+    # 8.4 megapixels RGBA is 34 MB decoded, 4 MB shrunk; measured 83 MB in all with the decoder buffers.
+    assert peak_mb - baseline_mb < 120, (peak_mb, baseline_mb)  # measured: 83 MB
+
+
+def test_large_upload_still_reads_as_the_same_digit():
+    big = zlib_png(2400, 2400)
+    out = to_mnist(load_image_bytes(big))
+    assert out is not None and out.shape == (28, 28)
+    h, w = ink_bbox(out)
+    assert 19 <= h <= 21 and 19 <= w <= 21  # the centred square fills the 20 px box
+
+
+def test_large_jpeg_is_decoded_at_reduced_scale():
+    buf = io.BytesIO()
+    Image.fromarray(np.full((2400, 3200, 3), 200, np.uint8)).save(buf, format="JPEG")
+    b = load_image_bytes(buf.getvalue())
+    assert max(b.shape[:2]) <= WORKING_SIDE and b.shape[1] > b.shape[0]  # aspect ratio kept
+
+
+def test_an_image_beyond_pillows_own_limit_gets_the_same_message():
+    with pytest.raises(ValueError, match=r"^this image is too large: .*crop or shrink the picture"):
+        load_image_bytes(zlib_png(20_000, 20_000, ink=False))

@@ -1,7 +1,8 @@
-"""Two adjustments to Streamlit that every page relies on; `app.py` applies them.
+"""The frame every page relies on: the app's pages, and an adjustment to Streamlit.
 
-Both touch Streamlit internals (a hidden option, one private function, one class flag) and do
-nothing if those move in a later release; tests/test_frame.py checks they still take effect.
+`protect_background_training` touches Streamlit internals (a hidden option, one private function)
+and does nothing if those move in a later release; tests/test_frame.py checks it still takes
+effect. `app_pages` and `require_frame` use Streamlit's public navigation API only.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import sys
 
 import streamlit as st
 from streamlit import config as st_config
+
+from ui.i18n import t
 
 
 def protect_background_training() -> None:
@@ -39,28 +42,50 @@ def protect_background_training() -> None:
     script_runner._clean_problem_modules = clean_without_keras
 
 
-_frame_checked = False
+# -- the frame around every page ---------------------------------------------------------------------
+
+_frame_has_run = False  # True once app.py has run in this server process
+
+
+def app_pages() -> dict[str, list[st.Page]]:
+    """The app's pages by section, as app.py gives them to st.navigation.
+
+    Each url_path is the script's file name, so links written for Streamlit's own pages/ routing
+    (/data_size) land on the same page.
+    """
+    return {
+        t("nav.section.explore"): [
+            st.Page("pages/learn.py", title=t("nav.learn"), icon="📘", default=True, url_path="learn"),
+            st.Page("pages/train.py", title=t("nav.train"), icon="🏋️", url_path="train"),
+            st.Page("pages/draw.py", title=t("nav.draw"), icon="✍️", url_path="draw"),
+            st.Page("pages/runs.py", title=t("nav.runs"), icon="🗂️", url_path="runs"),
+        ],
+        t("nav.section.labs"): [
+            st.Page("pages/data_size.py", title=t("nav.data_size"), icon="📈", url_path="data_size"),
+            st.Page("pages/overfitting.py", title=t("nav.overfitting"), icon="🎯", url_path="overfitting"),
+            st.Page("pages/robustness.py", title=t("nav.robustness"), icon="🛡️", url_path="robustness"),
+            st.Page("pages/cost.py", title=t("nav.cost"), icon="⚖️", url_path="cost"),
+        ],
+    }
+
+
+def frame_runs() -> None:
+    """Called by app.py: from now on every page of this process runs inside the frame."""
+    global _frame_has_run
+    _frame_has_run = True
 
 
 def require_frame() -> None:
     """Make sure a page runs inside app.py's frame, also on a fresh server's very first request.
 
-    Until app.py has called st.navigation once, Streamlit treats the `pages/` folder as an old-style
-    multipage app, so a first visit straight to /train would run pages/train.py alone: no sidebar,
-    no wide layout. A page that finds itself run that way switches the flag off and reruns, which
-    runs app.py around it. Each page calls this first.
-
-    Only the first time in a process: Streamlit's AppTest sets the flag again before every run, and
-    a rerun there would swallow the click that started it.
+    Until st.navigation has been called once in the server process, Streamlit serves the `pages/`
+    folder the old way, so a first visit straight to /train runs pages/train.py alone: no sidebar
+    menu, no wide layout. Streamlit's documented rule is that once st.navigation is called the
+    pages/ folder is ignored; so a page run alone calls it with the app's pages (the same url
+    paths, so this page stays the one asked for) and reruns, and the rerun goes through app.py.
+    Each page calls this first; it does nothing once app.py has run in this process.
     """
-    global _frame_checked
-    if _frame_checked:
+    if _frame_has_run:
         return
-    _frame_checked = True
-    try:
-        from streamlit.runtime.pages_manager import PagesManager
-    except ImportError:  # pragma: no cover - a future Streamlit layout
-        return
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
+    st.navigation(app_pages(), position="hidden")
+    st.rerun()

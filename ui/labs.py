@@ -30,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from fusion_core.config import MNIST_TRAIN_SIZE, RunConfig
+from fusion_core.config import MNIST_TRAIN_SIZE, ConfigError, RunConfig, make_config
 from fusion_core.data import DataError, MnistData
 from fusion_core.experiments import new_group_id
 from fusion_core.perturb import PERTURBATIONS
@@ -39,6 +39,7 @@ from ui import labs_text  # noqa: F401  (registers the lab pages' strings)
 from ui.architecture import parameter_counts
 from ui.i18n import t
 from ui.state import get_mnist, get_predictor, get_runner, get_store
+from ui.text import safe
 
 log = logging.getLogger(__name__)
 
@@ -71,18 +72,55 @@ class Point:
 # -- set-up ---------------------------------------------------------------------------------------
 
 
-def lab_overrides() -> dict:
-    """make_config arguments from FUSION_LAB_LAB_OVERRIDES (empty when unset); ValueError when malformed."""
-    raw = os.environ.get(OVERRIDES_ENV, "").strip()
+# Set by each sweep point itself; an override of them would collide with the sweep's own argument.
+SWEEP_OWN_ARGUMENTS = ("fusion_type", "num_members", "rule", "train_size", "seed", "epochs")
+
+
+def parse_lab_overrides(raw: str) -> dict:
+    """make_config arguments from the text of FUSION_LAB_LAB_OVERRIDES; ValueError saying what is wrong."""
+    raw = raw.strip()
     if not raw:
         return {}
     try:
         value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{OVERRIDES_ENV} must be a JSON object. Received: {raw!r} ({exc.msg})") from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+        received = f"Received: {raw[:200]!r} ({reason})"
+        raise ValueError(f"{OVERRIDES_ENV} must be a JSON object. {received}") from None
     if not isinstance(value, dict):
-        raise ValueError(f"{OVERRIDES_ENV} must be a JSON object. Received: {raw!r}")
+        raise ValueError(f"{OVERRIDES_ENV} must be a JSON object. Received: {raw[:200]!r}")
+    colliding = [key for key in value if key in SWEEP_OWN_ARGUMENTS]
+    if colliding:
+        raise ValueError(
+            f"{OVERRIDES_ENV} may not set {', '.join(colliding)}: each sweep point sets "
+            f"{', '.join(SWEEP_OWN_ARGUMENTS)} itself. Received: {raw[:200]!r}"
+        )
+    try:
+        make_config(**value)  # every key and value checked once, with make_config's own message
+    except (ConfigError, TypeError) as exc:
+        raise ValueError(f"{OVERRIDES_ENV} holds a value make_config refuses: {exc}") from None
     return value
+
+
+def lab_overrides() -> dict:
+    """make_config arguments from FUSION_LAB_LAB_OVERRIDES; empty when unset or unusable.
+
+    An unusable value is not an error for the page: the labs use their defaults, and `intro` shows
+    `lab_overrides_problem()` so whoever set it sees why it was ignored.
+    """
+    try:
+        return parse_lab_overrides(os.environ.get(OVERRIDES_ENV, ""))
+    except ValueError:
+        return {}
+
+
+def lab_overrides_problem() -> str | None:
+    """Why FUSION_LAB_LAB_OVERRIDES is ignored, or None when it is unset or usable."""
+    try:
+        parse_lab_overrides(os.environ.get(OVERRIDES_ENV, ""))
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def mnist_or_error() -> MnistData | None:
@@ -97,6 +135,9 @@ def mnist_or_error() -> MnistData | None:
 def intro(page: str) -> None:
     st.title(t(f"{page}.title"))
     st.markdown(t(f"{page}.intro"))
+    problem = lab_overrides_problem()
+    if problem:
+        st.warning(t("labs.overrides_ignored", error=safe(problem)), icon="⚠️")
 
 
 def what_to_look_for(page: str) -> None:

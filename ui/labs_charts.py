@@ -18,6 +18,7 @@ from fusion_core.registry import FUSED, output_names
 from ui import labs_text  # noqa: F401  (registers the labs' strings)
 from ui.charts import CHART_HEIGHT, FUSED_COLOUR, RUN_COLOURS, series_label
 from ui.i18n import t
+from ui.text import plain
 
 CONFIG_COLOURS = {"single": "#1F77B4", "parallel": "#D62728", "serial": "#2CA02C", "hybrid": "#9467BD"}
 SWEEP_TICKS = (100, 250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000)
@@ -334,7 +335,7 @@ def cost_figure(rows: Sequence[dict], cost: str) -> go.Figure:
                         "symbol": "diamond" if on_front else "circle",
                         "line": {"color": "#111827", "width": 1.5 if on_front else 0},
                     },
-                    customdata=[[r["name"], r["description"]] for r in chosen],
+                    customdata=[[plain(r["name"]), r["description"]] for r in chosen],
                     hovertemplate=t("labs.cost.hover", axis=axis),
                 )
             )

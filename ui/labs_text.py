@@ -38,6 +38,7 @@ register(
         "labs.estimate.nothing": "nothing to train: every point is reused",
         "labs.started": "Started: {todo} points queued, {reused} reused from the store.",
         "labs.config_error": "This experiment cannot be set up: {error}",
+        "labs.overrides_ignored": "The labs use their default settings: {error}",
         # charts and tables (ui.labs_charts)
         "labs.points": "{title} · {n} points",
         "labs.runs": "{title} · {n} runs",
@@ -201,6 +202,8 @@ register(
         "robust.measure": "Measure robustness",
         "robust.measure.help": "Scores each chosen model on 2,000 test digits at each sweep strength.",
         "robust.measuring": "Measuring {run} ({i} of {n})…",
+        "robust.unreadable": "The model of {name} cannot be used: {error}. Retrain it or pick another run.",
+        "robust.unreadable_any": "A chosen model cannot be used: {error}. Retrain it or pick another run.",
         "robust.members": "Show the members (thin, dotted)",
         "robust.curve": "Accuracy as the damage grows",
         "robust.look_for": (

@@ -19,6 +19,7 @@ from fusion_core.data import DataError
 from ui.charts import confusion_figure, curves_figure, gain_sentence, misclassified_gallery, results_table
 from ui.i18n import register, t
 from ui.state import get_mnist, get_runner, get_store
+from ui.text import safe
 
 register(
     "en",
@@ -47,6 +48,7 @@ register(
         "live.failed": "Training failed: {error}",
         "live.interrupted": "{error}",
         "live.missing": "Run {run_id} is not in the run store (it may have been deleted).",
+        "live.bad_param": "Ignored ?{param}={value} in the address: expected a run number, like ?{param}=12.",
         "results.title": "Results on the 10,000 test images",
         "results.timing": (
             "Trained in {train:.1f} s ({per_epoch:.2f} s per epoch) on {device} with {backend} · "
@@ -73,10 +75,29 @@ X_AXES = ("step", "seen", "epoch")
 # -- which run is mine ------------------------------------------------------------------------------
 
 
+MAX_RUN_DIGITS = 9  # run ids are small numbers; more digits is not a run (and overflows SQLite at 20)
+
+
+def run_id_from_text(raw: object) -> int | None:
+    """A run id from URL text: 1 to 9 ASCII digits, not 0; None for anything else ('²', '-1', 'abc')."""
+    text = str(raw)
+    if not (0 < len(text) <= MAX_RUN_DIGITS and text.isascii() and text.isdigit()):
+        return None
+    return int(text) or None
+
+
 def remembered_run(state_key: str = "train_run_id", param: str = "run") -> int | None:
-    """The visitor's run: from the URL first (a refresh keeps it), else from session state."""
+    """The visitor's run: from the URL first (a refresh keeps it), else from session state.
+
+    A URL value that is not a plain run number is dropped from the URL with a note, never an error.
+    """
     raw = st.query_params.get(param)
-    run_id = int(raw) if raw is not None and str(raw).isdigit() else st.session_state.get(state_key)
+    run_id = None if raw is None else run_id_from_text(raw)
+    if raw is not None and run_id is None:
+        del st.query_params[param]
+        st.caption(t("live.bad_param", param=param, value=safe(str(raw)[:40])))
+    if run_id is None:
+        run_id = st.session_state.get(state_key)
     if run_id is not None and get_store().get_run(int(run_id)) is None:
         forget_run(state_key, param)
         return None

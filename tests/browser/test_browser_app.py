@@ -237,3 +237,37 @@ def test_first_visit_by_direct_link_runs_inside_the_app_frame(app_page, tmp_path
         expect(sidebar.get_by_role("link", name=re.compile("Cost of fusion"))).to_be_visible()
         expect(not_found_dialog(page)).to_have_count(0)
         screenshot(page, "fresh_server_direct_link")
+
+
+# Records, from the first DOM node on, whether Streamlit's automatic pages/ menu ever showed: its
+# links are the file names (app, cost, data size, ...) in [data-testid=stSidebarNav].
+AUTOMATIC_MENU_WATCH = """
+window.__automaticMenu = [];
+new MutationObserver(() => {
+  for (const link of document.querySelectorAll('[data-testid="stSidebarNav"] a')) {
+    const text = link.textContent.trim();
+    if (!window.__automaticMenu.includes(text)) window.__automaticMenu.push(text);
+  }
+}).observe(document, {childList: true, subtree: true});
+"""
+
+
+def test_fresh_server_first_paint_shows_the_real_menu_only(app_page, tmp_path):
+    """The sidebar shows the app's own sections from its first paint, never the automatic pages/
+    menu (whose first link, 'app', led to the bare frame script)."""
+    page = app_page
+    page.add_init_script(AUTOMATIC_MENU_WATCH)
+    with AppServer(tmp_path / "home", tmp_path / "streamlit.log") as fresh:
+        started = time.monotonic()
+        open_page(page, fresh.url, ready='[data-testid="stSidebar"] a')
+        first_links = time.monotonic() - started
+        sidebar = page.get_by_test_id("stSidebar")
+        for section in ("Explore", "Experiment labs"):
+            expect(sidebar.get_by_text(section, exact=True)).to_be_visible()
+        for title in ("Learn", "Train", "Draw a digit", "Runs", "Data size", "Cost of fusion"):
+            expect(sidebar.get_by_role("link", name=re.compile(title))).to_be_visible()
+        expect(page.locator("h1").first).to_be_visible(timeout=60_000)  # the Learn page itself
+        expect(sidebar.get_by_role("link", name="app", exact=True)).to_have_count(0)
+        assert page.evaluate("window.__automaticMenu") == []  # not even for one frame
+        print(f"first sidebar link after {first_links:.1f} s on a fresh server")
+        screenshot(page, "fresh_server_first_paint")

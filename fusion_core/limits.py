@@ -1,0 +1,248 @@
+"""What a run will cost before it is queued, and what this machine refuses to start.
+
+A configuration can ask for 10 members x 8 layers x 2,048 units: about 310 million parameters, 5 GB
+with Adam's state and hours per epoch on a laptop's CPU. `estimate` gives parameters, memory and
+time from plain arithmetic (no Keras), `check_config` raises a `ResourceLimitError` with the numbers
+and the limit when a run is beyond `LIMITS`, and `check_parameter_count` applies the same parameter
+limit to a model someone uploads (its declared architecture, counted before anything is built).
+
+Time per epoch is modelled as the floating-point work of training plus a fixed cost per step:
+
+    seconds_per_epoch = 6 * trained_parameters * images / FLOPS + steps * SECONDS_PER_STEP
+
+(a forward pass is 2 FLOP per weight and image, the backward pass 4). The two constants were
+measured on this project's reference machine (2 CPU cores shared with other work, TensorFlow 2.21,
+Keras 3) with `fusion_core.train.train` on 54,000 real MNIST images, 2 epochs each:
+
+    2x512 relu (670k parameters)     6.9 s per epoch, and 8.8 s with the machine busy
+    2x1024 relu (1.86M parameters)   9.0 s per epoch
+    4x2048 relu (14.2M parameters)   87.7 s per epoch, with the machine busy (load average 10)
+
+The first two give about 13 ms per step of fixed cost (validation points, callbacks, Python); the
+large network gives the arithmetic speed under load, 5.6e10 FLOP/s (1.8e11 on an idle machine).
+FLOPS below is the loaded figure, so estimates lean long. When the store holds finished runs,
+`estimate` scales the model by the median of their measured / modelled ratios, so the figure
+follows the machine it runs on.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
+
+from fusion_core.config import MNIST_TRAIN_SIZE, ConfigError, RunConfig
+
+INPUT_DIM = 784
+NUM_CLASSES = 10
+BYTES_PER_FLOAT = 4
+TEST_IMAGES = 10_000
+
+FLOPS = 6e10  # Dense training on 2 busy cores, measured (see the module docstring)
+SECONDS_PER_STEP = 0.013  # measured fixed cost of one training step (see the module docstring)
+# Each optimizer's state, in copies of the weights: Adam keeps two moments, SGD momentum and RMSprop one.
+OPTIMIZER_SLOTS = {"adam": 2, "sgd": 1, "rmsprop": 1}
+CALIBRATION_RUNS = 20  # the newest finished runs that scale the time estimate
+MAX_ACTIVE_PER_VISITOR = 3  # runs one visitor may have queued or running at once
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What this machine is asked to finish; beyond any of them a run is refused before it is queued."""
+
+    max_parameters: int = 100_000_000  # 1.6 GB of weights, gradients and Adam state
+    max_memory_bytes: int = 4 * 1024**3  # one run's estimated peak memory
+    max_minutes: float = 60.0  # the whole run, all epochs
+
+
+LIMITS = Limits()
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a run will cost. `calibrated_on` is how many finished runs scaled the time (0: none)."""
+
+    parameters: int
+    memory_bytes: int
+    seconds_per_epoch: float
+    total_seconds: float
+    calibrated_on: int = 0
+
+
+class ResourceLimitError(ValueError):
+    """A run or a model is beyond what this machine finishes; the message has the numbers and limit."""
+
+
+# -- counting ---------------------------------------------------------------------------------------
+
+
+def dense_parameters(sizes: list[int]) -> int:
+    """Weights plus biases of a stack of Dense layers with these widths, input first: [784, 512, 10]."""
+    return sum((n_in + 1) * n_out for n_in, n_out in pairwise(sizes))
+
+
+def _member_sizes(config: RunConfig) -> list[list[int]]:
+    """Every member's layer widths, input and softmax included; a cascade's later stages also read p."""
+    cascade = config.fusion.type == "serial" and config.fusion.rule == "cascade"
+    return [
+        [INPUT_DIM + (NUM_CLASSES if cascade and k > 0 else 0), *m.units_per_layer(), NUM_CLASSES]
+        for k, m in enumerate(config.member_configs())
+    ]
+
+
+def fusion_parameters(config: RunConfig) -> int:
+    """The fusion's own weights (learned vote weights, a feature head, a meta-learner)."""
+    f, members = config.fusion, config.member_configs()
+    k = len(members)
+    if f.rule == "weighted":
+        return k
+    if f.rule == "feature":
+        return (sum(m.units_per_layer()[-1] for m in members) + 1) * NUM_CLASSES
+    if f.rule == "stacking":
+        return dense_parameters([NUM_CLASSES * k, NUM_CLASSES])
+    if f.type == "hybrid":
+        return dense_parameters([INPUT_DIM + NUM_CLASSES * k, f.meta_units, NUM_CLASSES])
+    return 0
+
+
+def parameter_count(config: RunConfig) -> int:
+    """All trainable parameters of the model `config` describes, members plus fusion."""
+    return sum(dense_parameters(sizes) for sizes in _member_sizes(config)) + fusion_parameters(config)
+
+
+def training_images(config: RunConfig) -> int:
+    """How many images one epoch trains on: train_size, capped at what validation leaves."""
+    tc = config.training
+    pool = MNIST_TRAIN_SIZE - round(MNIST_TRAIN_SIZE * tc.validation_fraction)
+    return min(tc.train_size, pool)
+
+
+# -- estimating -------------------------------------------------------------------------------------
+
+
+def memory_bytes(config: RunConfig) -> int:
+    """Peak memory of one training run: weights, gradients, optimizer state, a batch's activations, data.
+
+    Activations: every layer's output and its gradient are held for a batch (2 floats per unit). Data:
+    the float32 training, validation and test images the job holds.
+    """
+    params = parameter_count(config)
+    slots = OPTIMIZER_SLOTS.get(config.training.optimizer, 2)
+    state = params * (2 + slots)  # weights, gradients, optimizer slots
+    units = sum(sum(sizes) for sizes in _member_sizes(config))
+    activations = 2 * config.training.batch_size * units
+    data = (MNIST_TRAIN_SIZE + TEST_IMAGES) * INPUT_DIM
+    return (state + activations + data) * BYTES_PER_FLOAT
+
+
+def model_seconds_per_epoch(config: RunConfig) -> float:
+    """The uncalibrated time model of the module docstring."""
+    images = training_images(config)
+    steps = math.ceil(images / config.training.batch_size)
+    return 6 * parameter_count(config) * images / FLOPS + steps * SECONDS_PER_STEP
+
+
+def speed_factor(finished_runs: Iterable[dict[str, Any]]) -> tuple[float, int]:
+    """(median of measured / modelled seconds per epoch, how many runs), from stored runs.
+
+    `finished_runs` are run-store rows (with `config` and `timings` dicts), newest first; rows
+    without a usable config or timing are skipped. (1.0, 0) when none is usable.
+    """
+    ratios = []
+    for run in finished_runs:
+        if len(ratios) >= CALIBRATION_RUNS:
+            break
+        try:
+            measured = float((run.get("timings") or {}).get("seconds_per_epoch") or 0.0)
+            if not measured > 0 or not math.isfinite(measured):
+                continue
+            ratios.append(measured / model_seconds_per_epoch(RunConfig.from_dict(run["config"]).validate()))
+        except (ConfigError, TypeError, KeyError, ValueError, AttributeError):
+            continue  # an upload, an old or damaged row: it says nothing about this machine's speed
+    if not ratios:
+        return 1.0, 0
+    return statistics.median(ratios), len(ratios)
+
+
+def estimate(config: RunConfig, finished_runs: Iterable[dict[str, Any]] = ()) -> Estimate:
+    """Parameters, memory and time of a run; time scaled by the store's finished runs if given."""
+    factor, used = speed_factor(finished_runs)
+    per_epoch = model_seconds_per_epoch(config) * factor
+    return Estimate(
+        parameters=parameter_count(config),
+        memory_bytes=memory_bytes(config),
+        seconds_per_epoch=per_epoch,
+        total_seconds=per_epoch * config.training.epochs,
+        calibrated_on=used,
+    )
+
+
+# -- refusing ---------------------------------------------------------------------------------------
+
+
+def format_bytes(n: float) -> str:
+    """'310 MB', '4.9 GB'."""
+    for unit, size in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}" if n < 10 * size else f"{n / size:,.0f} {unit}"
+    return f"{n:,.0f} bytes"
+
+
+def format_minutes(seconds: float) -> str:
+    """'40 s', '12 min', '5.2 h'."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:,.1f} h"
+
+
+def problems(est: Estimate, limits: Limits = LIMITS) -> list[str]:
+    """One sentence per limit the estimate exceeds (empty when the run fits)."""
+    found = []
+    if est.parameters > limits.max_parameters:
+        found.append(f"{est.parameters:,} parameters; the limit is {limits.max_parameters:,}")
+    if est.memory_bytes > limits.max_memory_bytes:
+        limit = format_bytes(limits.max_memory_bytes)
+        found.append(f"about {format_bytes(est.memory_bytes)} of memory; the limit is {limit}")
+    if est.total_seconds > limits.max_minutes * 60:
+        found.append(
+            f"about {format_minutes(est.total_seconds)} of training; the limit is {limits.max_minutes:g} min"
+        )
+    return found
+
+
+def check_config(
+    config: RunConfig, finished_runs: Iterable[dict[str, Any]] = (), limits: Limits = LIMITS
+) -> Estimate:
+    """The run's estimate, or ResourceLimitError naming every limit it exceeds and what to change."""
+    est = estimate(config, finished_runs)
+    found = problems(est, limits)
+    if found:
+        raise ResourceLimitError(
+            "This run is too large for this machine: it needs " + ", and ".join(found) + ". "
+            "Use fewer members, fewer or narrower layers, fewer epochs or fewer training images. "
+            f"Received: {config.describe()}, {config.training.epochs} epochs"
+        )
+    return est
+
+
+def check_parameter_count(count: int, *, what: str = "This model", limits: Limits = LIMITS) -> None:
+    """Refuse a model (an upload's declared architecture) with more parameters than a run may have."""
+    if count > limits.max_parameters:
+        raise ResourceLimitError(
+            f"{what} is too large for this machine: it declares {count:,} parameters; "
+            f"the limit is {limits.max_parameters:,}. Received: {count:,} parameters"
+        )
+
+
+def check_active_runs(active: int, limit: int = MAX_ACTIVE_PER_VISITOR) -> None:
+    """Refuse another job while this visitor already has `limit` runs queued or running."""
+    if active >= limit:
+        raise ResourceLimitError(
+            f"You already have {active} runs queued or running; the limit is {limit} per visitor. "
+            "Wait for one to finish or stop one, then start this one."
+        )
