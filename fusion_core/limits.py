@@ -35,6 +35,7 @@ from itertools import pairwise
 from typing import Any
 
 from fusion_core.config import MNIST_TRAIN_SIZE, ConfigError, RunConfig
+from fusion_core.registry import parameter_counts
 
 INPUT_DIM = 784
 NUM_CLASSES = 10
@@ -84,33 +85,14 @@ def dense_parameters(sizes: list[int]) -> int:
     return sum((n_in + 1) * n_out for n_in, n_out in pairwise(sizes))
 
 
-def _member_sizes(config: RunConfig) -> list[list[int]]:
-    """Every member's layer widths, input and softmax included; a cascade's later stages also read p."""
-    cascade = config.fusion.type == "serial" and config.fusion.rule == "cascade"
-    return [
-        [INPUT_DIM + (NUM_CLASSES if cascade and k > 0 else 0), *m.units_per_layer(), NUM_CLASSES]
-        for k, m in enumerate(config.member_configs())
-    ]
-
-
-def fusion_parameters(config: RunConfig) -> int:
-    """The fusion's own weights (learned vote weights, a feature head, a meta-learner)."""
-    f, members = config.fusion, config.member_configs()
-    k = len(members)
-    if f.rule == "weighted":
-        return k
-    if f.rule == "feature":
-        return (sum(m.units_per_layer()[-1] for m in members) + 1) * NUM_CLASSES
-    if f.rule == "stacking":
-        return dense_parameters([NUM_CLASSES * k, NUM_CLASSES])
-    if f.type == "hybrid":
-        return dense_parameters([INPUT_DIM + NUM_CLASSES * k, f.meta_units, NUM_CLASSES])
-    return 0
+def _member_widths(config: RunConfig) -> list[list[int]]:
+    """Every member's layer widths, input and softmax included (what one batch's activations hold)."""
+    return [[INPUT_DIM, *m.units_per_layer(), NUM_CLASSES] for m in config.member_configs()]
 
 
 def parameter_count(config: RunConfig) -> int:
-    """All trainable parameters of the model `config` describes, members plus fusion."""
-    return sum(dense_parameters(sizes) for sizes in _member_sizes(config)) + fusion_parameters(config)
+    """All trainable parameters of the model `config` describes: the registry's count."""
+    return parameter_counts(config)["total"]
 
 
 def training_images(config: RunConfig) -> int:
@@ -132,7 +114,7 @@ def memory_bytes(config: RunConfig) -> int:
     params = parameter_count(config)
     slots = OPTIMIZER_SLOTS.get(config.training.optimizer, 2)
     state = params * (2 + slots)  # weights, gradients, optimizer slots
-    units = sum(sum(sizes) for sizes in _member_sizes(config))
+    units = sum(sum(sizes) for sizes in _member_widths(config))
     activations = 2 * config.training.batch_size * units
     data = (MNIST_TRAIN_SIZE + TEST_IMAGES) * INPUT_DIM
     return (state + activations + data) * BYTES_PER_FLOAT
