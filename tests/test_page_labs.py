@@ -249,7 +249,8 @@ def test_robustness_with_a_damaged_model_file_says_which_file(lab):
         f.write(b"no longer a model")
     at = open_page("robustness")
     assert not at.exception, at.exception
-    assert any(f"run_{run_id}.keras could not be loaded" in e.value for e in at.error)
+    # the file named, as text (Markdown-escaped: ui.text.safe)
+    assert any(f"run\\_{run_id}\\.keras could not be loaded" in e.value for e in at.error)
     at.button(key="robust_measure").click().run()
     assert not at.exception, at.exception
     assert "0 points" in plotly_specs(at)[-1]  # nothing measured, the chart still drawn
