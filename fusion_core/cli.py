@@ -1,4 +1,4 @@
-"""Command line: `python -m fusion_core train|runs|data|sweep ...`.
+"""Command line: `python -m fusion_core train|runs|data|sweep|worker ...`.
 
 Bad flags or values exit with status 2 and one line that says what was wrong; never a traceback.
 """
@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--seeds", type=int, default=1)
     sweep.add_argument("--epochs", type=int, default=5)
     sweep.add_argument("--json", action="store_true")
+
+    from fusion_core.worker import add_arguments as add_worker_arguments
+
+    add_worker_arguments(sub.add_parser("worker", help="claim queued jobs from the run store and train them"))
     return parser
 
 
@@ -205,7 +209,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return run_size_sweep_cli(args)
 
 
-COMMANDS = {"train": cmd_train, "runs": cmd_runs, "data": cmd_data, "sweep": cmd_sweep}
+def cmd_worker(args: argparse.Namespace) -> int:
+    from fusion_core.worker import main as worker_main
+
+    return worker_main(args)
+
+
+COMMANDS = {"train": cmd_train, "runs": cmd_runs, "data": cmd_data, "sweep": cmd_sweep, "worker": cmd_worker}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
