@@ -2,13 +2,12 @@
 
 import streamlit as st
 
-from ui.frame import protect_background_training
 from ui.i18n import t
-from ui.state import get_device, init_session
+from ui.state import get_device, init_session, start_workers
 
-protect_background_training()
 st.set_page_config(page_title=t("app.title"), page_icon="🧠", layout="wide")
 init_session()
+worker_problem = start_workers()  # once per server: the processes that train the jobs
 
 # Each url_path is the script's file name, as Streamlit's own pages/ routing names it (see
 # ui.frame.require_frame): a first request for /data_size lands on the same page either way.
@@ -31,6 +30,11 @@ with st.sidebar:
     st.markdown(f"### {t('app.title')}")
     st.caption(t("app.tagline"))
     device = get_device()
-    st.caption(t("sidebar.device", device=device["device"], backend=device["backend"]))
+    if device is not None:
+        st.caption(t("sidebar.device", device=device["device"], backend=device["backend"]))
+    else:
+        st.caption(t("sidebar.device_starting"))
+    if worker_problem:
+        st.warning(worker_problem)
 
 st.navigation(PAGES).run()

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from fusion_core import jobs
 from fusion_core.config import MNIST_TRAIN_SIZE
 from fusion_core.data import DataError
 from ui.architecture import architecture_dot, formula_latex, parameter_counts
@@ -9,7 +10,7 @@ from ui.config_ui import clear_preset_request, config_ui, requested_config
 from ui.frame import require_frame
 from ui.i18n import register, t
 from ui.live import ACTIVE, live_run, remember_run, remembered_run, run_results
-from ui.state import get_mnist, get_runner, get_store
+from ui.state import get_mnist, get_store
 
 require_frame()
 
@@ -41,8 +42,8 @@ register(
 
 
 def start_training(config) -> None:
-    """Training runs in the job runner's background thread, never on the script thread."""
-    remember_run(get_runner().submit(config, kind="train"))
+    """Training runs in a worker process; the page submits the job and follows it."""
+    remember_run(jobs.submit(get_store(), config, kind="train"))
     clear_preset_request()
 
 
@@ -73,7 +74,7 @@ with params_col:
 st.markdown(f"**{t('train.formula')}**")
 st.latex(formula_latex(config))
 
-status = get_runner().state(run_id)["status"] if run_id is not None else None
+status = jobs.job_state(get_store(), run_id)["status"] if run_id is not None else None
 busy = status in ACTIVE
 button_col, summary_col = st.columns([1, 5], vertical_alignment="center")
 button_col.button(

@@ -1,16 +1,35 @@
-"""Shared, cached resources: the run store, the job runner and the data set.
+"""Shared, cached resources: the run store, the app's worker processes and the data set.
 
 `st.cache_resource` makes one of each per server process, shared by every visitor; per-visitor
 state lives in `st.session_state`, initialised here in one place.
+
+Training never runs in this process: pages submit jobs to the store (fusion_core.jobs) and the
+workers started by `start_workers` train them.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 
 import streamlit as st
 
 from fusion_core.store import RunStore
+from fusion_core.worker_pool import MAX_JOBS_ENV, WorkerPool, parse_max_jobs, start_pool
+from ui.i18n import register
+
+register(
+    "en",
+    {
+        "sidebar.device_starting": "The training worker is starting…",
+        "sidebar.no_workers": "No training worker is running here: jobs wait until one starts.",
+    },
+)
+
+log = logging.getLogger(__name__)
+
+SPAWN_ENV = "FUSION_LAB_SPAWN_WORKERS"  # "0": start no workers (tests run their own)
 
 
 @st.cache_resource(show_spinner=False)
@@ -18,13 +37,38 @@ def get_store() -> RunStore:
     return RunStore()
 
 
-@st.cache_resource(show_spinner=False)
-def get_runner():
-    from fusion_core.jobs import JobRunner
+def spawning_allowed() -> bool:
+    """Workers are started by a real `streamlit run` server only: never by AppTest or a bare import."""
+    if os.environ.get(SPAWN_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return "streamlit.web.bootstrap" in sys.modules  # loaded by the streamlit command, not by AppTest
 
-    # One training job at a time on a small machine; more where there are cores to spare.
-    max_jobs = int(os.environ.get("FUSION_LAB_MAX_JOBS", "1"))
-    return JobRunner(get_store(), max_concurrent=max_jobs)
+
+@st.cache_resource(show_spinner=False)
+def _worker_pool() -> tuple[WorkerPool | None, str | None]:
+    count, problem = parse_max_jobs(os.environ.get(MAX_JOBS_ENV))
+    if problem:
+        log.warning(problem)
+    pool = start_pool(count) if spawning_allowed() else None
+    return pool, problem
+
+
+def start_workers() -> str | None:
+    """Start this server's workers once (FUSION_LAB_MAX_JOBS of them); a message when the setting was bad."""
+    return _worker_pool()[1]
+
+
+def get_device() -> dict | None:
+    """{'backend', 'device', 'gpu'} as the workers report them (this process never imports Keras);
+    None while no worker has reported yet."""
+    for worker in get_store().list_workers():
+        if worker.get("device"):
+            return {
+                "backend": worker["backend"],
+                "device": worker["device"],
+                "gpu": "GPU" in worker["device"],
+            }
+    return None
 
 
 @st.cache_resource(show_spinner="Loading MNIST…")
@@ -33,13 +77,6 @@ def get_mnist():
     from fusion_core.data import load_mnist
 
     return load_mnist()
-
-
-@st.cache_resource(show_spinner=False)
-def get_device() -> dict:
-    from fusion_core.device import device_info
-
-    return device_info()
 
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=8)
