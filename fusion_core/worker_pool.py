@@ -117,6 +117,7 @@ class WorkerPool:
 
     def _spawn(self, slot: int) -> subprocess.Popen:
         env = dict(os.environ)
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH")) if p)
         command = [
             sys.executable,

@@ -229,6 +229,15 @@ def test_the_app_patches_no_streamlit_internals_and_starts_no_workers_under_appt
     assert fusion_core.worker_pool._pool is None
 
 
+@pytest.mark.parametrize("raw", ["abc", "0", "-3", "99999"])
+def test_a_bad_job_limit_is_a_sidebar_message_not_a_traceback(lab, monkeypatch, raw):
+    monkeypatch.setenv("FUSION_LAB_MAX_JOBS", raw)
+    at = AppTest.from_file(APP, default_timeout=PAGE_TIMEOUT).run()  # the sidebar of the first page
+    assert not at.exception
+    [warning] = at.sidebar.warning
+    assert f"Received: FUSION_LAB_MAX_JOBS={raw!r}. Using 1." in warning.value
+
+
 # -- the builders -----------------------------------------------------------------------------------
 
 

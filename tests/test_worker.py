@@ -356,3 +356,37 @@ def _alive(pid: int) -> bool:
     except (FileNotFoundError, IndexError):
         return False
     return state != "Z"
+
+
+POOL_SCRIPT = """
+import sys, time
+sys.path.insert(0, {root!r})
+from fusion_core.worker_pool import start_pool
+pool = start_pool(2)
+while True:
+    print(" ".join(map(str, pool.pids())), flush=True)
+    time.sleep(0.5)
+"""
+
+
+def test_two_apps_on_one_home_run_two_workers_not_four_and_none_outlive_them(store):
+    """Two supervisors (a restart that overlaps the old server) share the slots; killing both with
+    SIGKILL leaves no worker behind."""
+    script = POOL_SCRIPT.format(root=str(ROOT))
+    apps = [
+        subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(2)
+    ]
+    try:
+        workers = wait_until(
+            lambda: len(store.list_workers()) >= 2 and store.list_workers(), 180, "two workers"
+        )
+        time.sleep(2 * 2.0 + 1)  # two more rounds of the losing supervisor's retries
+        workers = store.list_workers()
+        assert sorted(w["slot"] for w in workers) == [0, 1]
+        pids = [w["pid"] for w in workers]
+        assert all(_alive(pid) for pid in pids)
+    finally:
+        for app in apps:
+            app.kill()
+            app.wait(10)
+    wait_until(lambda: not any(_alive(pid) for pid in pids), 15, "the workers to leave with their apps")
