@@ -1,7 +1,7 @@
 """The four experiment labs (AppTest) and the chart and table builders they draw with (unit tests).
 
 The pages never touch the real MNIST: `fusion_core.data.load_mnist` (read by the page through
-`get_mnist` and by the job runner's default loader) and `fusion_core.jobs.default_loader` are
+`get_mnist` and by the test worker's default loader) and `fusion_core.jobs.default_loader` are
 replaced by small synthetic digits, and FUSION_LAB_LAB_OVERRIDES shrinks the sweep's networks.
 """
 

@@ -1,7 +1,7 @@
 """The Train page (AppTest) and the builders it draws with (plain unit tests).
 
 The page tests never touch the real MNIST: `fusion_core.data.load_mnist` is replaced by a small
-synthetic set, which both the page (`get_mnist`) and the job runner (`default_loader`) pick up,
+synthetic set, which both the page (`get_mnist`) and the test worker (`default_loader`) pick up,
 because both import it when called.
 """
 
