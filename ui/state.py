@@ -23,7 +23,6 @@ register(
     "en",
     {
         "sidebar.device_starting": "The training worker is starting…",
-        "sidebar.no_workers": "No training worker is running here: jobs wait until one starts.",
     },
 )
 
