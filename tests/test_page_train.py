@@ -238,6 +238,14 @@ def test_a_bad_job_limit_is_a_sidebar_message_not_a_traceback(lab, monkeypatch, 
     assert f"Received: FUSION_LAB_MAX_JOBS={raw!r}. Using 1." in warning.value
 
 
+def test_an_unknown_executor_is_a_sidebar_message(lab, monkeypatch):
+    monkeypatch.setenv("FUSION_LAB_EXECUTOR", "spark")
+    at = AppTest.from_file(APP, default_timeout=PAGE_TIMEOUT).run()
+    assert not at.exception
+    [warning] = at.sidebar.warning
+    assert "Received: FUSION_LAB_EXECUTOR='spark'" in warning.value
+
+
 # -- the builders -----------------------------------------------------------------------------------
 
 

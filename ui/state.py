@@ -15,6 +15,7 @@ import sys
 
 import streamlit as st
 
+from fusion_core.executors import ExecutorError, executor_from_env
 from fusion_core.store import RunStore
 from fusion_core.worker_pool import MAX_JOBS_ENV, WorkerPool, parse_max_jobs, start_pool
 from ui.i18n import register
@@ -46,6 +47,10 @@ def spawning_allowed() -> bool:
 @st.cache_resource(show_spinner=False)
 def _worker_pool() -> tuple[WorkerPool | None, str | None]:
     count, problem = parse_max_jobs(os.environ.get(MAX_JOBS_ENV))
+    try:
+        executor_from_env()  # a misspelt FUSION_LAB_EXECUTOR would make every worker exit at once
+    except ExecutorError as exc:
+        problem = f"{problem} {exc}" if problem else str(exc)
     if problem:
         log.warning(problem)
     pool = start_pool(count) if spawning_allowed() else None
