@@ -2,13 +2,13 @@
 
 import streamlit as st
 
-from ui.frame import app_pages, frame_runs, protect_background_training
+from ui.frame import app_pages, frame_runs
 from ui.i18n import t
-from ui.state import get_device, init_session
+from ui.state import get_device, init_session, start_workers
 
-protect_background_training()
 st.set_page_config(page_title=t("app.title"), page_icon="🧠", layout="wide")
 init_session()
+worker_problem = start_workers()  # once per server: the processes that train the jobs
 
 PAGES = app_pages()
 
@@ -24,6 +24,11 @@ with st.sidebar:
         for section_page in section_pages:
             st.page_link(section_page)
     device = get_device()
-    st.caption(t("sidebar.device", device=device["device"], backend=device["backend"]))
+    if device is not None:
+        st.caption(t("sidebar.device", device=device["device"], backend=device["backend"]))
+    else:
+        st.caption(t("sidebar.device_starting"))
+    if worker_problem:
+        st.warning(worker_problem)
 
 page.run()

@@ -1,4 +1,4 @@
-"""Command line: `python -m fusion_core train|runs|data|sweep ...`.
+"""Command line: `python -m fusion_core train|runs|data|sweep|worker ...`.
 
 Bad flags or values, and a run store or disk that cannot be used, exit with status 2 and one line
 that says what was wrong; never a traceback.
@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from fusion_core.config import ACTIVATIONS, FUSION_RULES, FUSION_TYPES, OPTIMIZERS, ConfigError, make_config
-from fusion_core.ray_executor import ExecutorError, RayUnavailable, executor_from_env
+from fusion_core.executors import ExecutorError, executor_name
+from fusion_core.ray_executor import RayUnavailable
 from fusion_core.store import StoreError
 
 EXIT_USAGE = 2
@@ -74,6 +75,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--seeds", type=int, default=1)
     sweep.add_argument("--epochs", type=int, default=5)
     sweep.add_argument("--json", action="store_true")
+
+    from fusion_core.worker import add_arguments as add_worker_arguments
+
+    add_worker_arguments(sub.add_parser("worker", help="claim queued jobs from the run store and train them"))
     return parser
 
 
@@ -106,7 +111,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     name = clean_name(args.name) if args.name is not None else None  # before minutes of loading
     store = RunStore()
-    on_ray = executor_from_env() == "ray"  # the data is then loaded on the Ray node that trains
+    on_ray = executor_name() == "ray"  # the data is then loaded on the Ray node that trains
     try:
         mnist = None if on_ray else load_mnist()
     except DataError as exc:
@@ -226,7 +231,13 @@ def _one_line(exc: BaseException) -> str:
     return text if isinstance(exc, StoreError) else f"{text} ({type(exc).__name__})"
 
 
-COMMANDS = {"train": cmd_train, "runs": cmd_runs, "data": cmd_data, "sweep": cmd_sweep}
+def cmd_worker(args: argparse.Namespace) -> int:
+    from fusion_core.worker import main as worker_main
+
+    return worker_main(args)
+
+
+COMMANDS = {"train": cmd_train, "runs": cmd_runs, "data": cmd_data, "sweep": cmd_sweep, "worker": cmd_worker}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -234,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command in ("train", "sweep"):
-            executor_from_env()  # a bad FUSION_LAB_EXECUTOR stops here, before anything runs
+            executor_name()  # a bad FUSION_LAB_EXECUTOR stops here, before anything runs
         return COMMANDS[args.command](args)
     except RayUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,8 @@ import numpy as np
 from fusion_core import jobs, perturb
 from fusion_core.config import MIN_TRAIN_SIZE, MNIST_TRAIN_SIZE, ConfigError, RunConfig, make_config
 from fusion_core.data import DataError, MnistData, prepare_data, stratified_indices
+from fusion_core.executors import executor_name
 from fusion_core.pareto import pareto_front
-from fusion_core.ray_executor import executor_from_env
 from fusion_core.registry import FUSED, output_order
 from fusion_core.store import RunStore
 
@@ -102,23 +102,35 @@ def new_group_id(prefix: str) -> str:
     return f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
 
 
-def reuse_or_train(
-    config: RunConfig,
+def run_group(
     store: RunStore,
+    named_configs: Sequence[tuple[RunConfig, str]],
     *,
-    name: str,
     kind: str,
-    group_id: str | None,
+    group_id: str,
     data_loader: jobs.DataLoader,
     stop_event: threading.Event | None = None,
-) -> tuple[dict, bool]:
-    """The stored run of exactly this config if one is done, else a new one trained now; (run, reused)."""
-    done = store.find_done_run(config.to_dict())
-    if done is not None:
-        return done, True
-    run_id = store.create_run(config.to_dict(), name=name, kind=kind, group_id=group_id)
-    jobs.run_job(config, store, run_id, data_loader=data_loader, stop_event=stop_event)
-    return store.get_run(run_id), False
+) -> Iterator[tuple[dict, bool]]:
+    """Submit an experiment's runs as one group, then see each through in order; yields (run, reused).
+
+    Stored and already training configurations are reused (fusion_core.jobs.reuse_or_submit). A
+    point no worker has claimed yet is trained in this process; one a worker has is waited for, so
+    an app's workers and a CLI sweep share the work. After a stop, the points not started yet are
+    removed again, so a stopped sweep leaves only what it trained.
+    """
+    submitted = jobs.submit_group(store, named_configs, kind=kind, group_id=group_id)
+    for i, (run_id, reused) in enumerate(submitted):
+        if stop_event is not None and stop_event.is_set():
+            for later_id, later_reused in submitted[i:]:
+                if not later_reused and jobs.request_stop(store, later_id):
+                    later = store.get_run(later_id)
+                    if later is not None and later["started_at"] is None:  # never claimed: nothing to keep
+                        store.delete(later_id)
+            return
+        run = store.get_run(run_id)
+        if run is not None and run["status"] in jobs.ACTIVE:
+            jobs.run_here(store, run_id, data_loader=data_loader, stop_event=stop_event)
+        yield store.get_run(run_id) or {"id": run_id, "status": "missing", "name": ""}, reused
 
 
 def training_accuracy(run: dict, mnist: MnistData, *, cap: int = TRAIN_SCORE_CAP) -> float | None:
@@ -167,18 +179,10 @@ def run_size_sweep(
     mnist = loader()  # once for the whole sweep, and to score the training subsets
     group_id = group_id or new_group_id("sweep")
     rows: list[dict] = []
-    for i, (point, config) in enumerate(zip(points, configs, strict=True)):
-        if stop_event is not None and stop_event.is_set():
-            break
-        run, reused = reuse_or_train(
-            config,
-            store,
-            name=f"sweep {point.config_name} n={point.train_size} seed {point.seed}",
-            kind="sweep",
-            group_id=group_id,
-            data_loader=lambda: mnist,
-            stop_event=stop_event,
-        )
+    names = [f"sweep {p.config_name} n={p.train_size} seed {p.seed}" for p in points]
+    runs = run_group(store, list(zip(configs, names, strict=True)), kind="sweep", group_id=group_id,
+                     data_loader=lambda: mnist, stop_event=stop_event)  # fmt: skip
+    for i, (point, (run, reused)) in enumerate(zip(points, runs, strict=False)):
         row = sweep_row(point, run, reused, mnist)
         rows.append(row)
         if on_point is not None:
@@ -261,7 +265,7 @@ def run_size_sweep_cli(args: Any) -> int:
             )
 
         sweep = run_size_sweep
-        if executor_from_env() == "ray":  # the points train in parallel across the cluster
+        if executor_name() == "ray":  # the points train in parallel across the cluster
             from fusion_core.ray_executor import run_size_sweep_on_ray as sweep
         rows = sweep(points, RunStore(), epochs=args.epochs, on_point=progress)
     except DataError as exc:
@@ -415,18 +419,10 @@ def run_cost_preset(
     mnist = loader()
     group_id = group_id or new_group_id("cost")
     rows: list[dict] = []
-    for i, config in enumerate(configs):
-        if stop_event is not None and stop_event.is_set():
-            break
-        run, reused = reuse_or_train(
-            config,
-            store,
-            name=f"cost {config.describe()}",
-            kind="cost",
-            group_id=group_id,
-            data_loader=lambda: mnist,
-            stop_event=stop_event,
-        )
+    named = [(config, f"cost {config.describe()}") for config in configs]
+    runs = run_group(store, named, kind="cost", group_id=group_id, data_loader=lambda: mnist,
+                     stop_event=stop_event)  # fmt: skip
+    for i, (run, reused) in enumerate(runs):
         found = cost_rows([run])
         row = found[0] if found else {"run_id": run["id"], "name": run["name"], "error": run.get("error")}
         row.update(status=run["status"], reused=reused)

@@ -1,9 +1,12 @@
-"""Training jobs: one run from config to stored model, and a background runner with a queue.
+"""Training jobs: one run from config to stored model, and the job layer the pages use.
 
-`run_job()` does a whole run synchronously (the CLI uses it). `JobRunner` runs jobs on background
-threads so that a page can poll them: at most `max_concurrent` train at once, the rest wait in a
-queue whose position can be read. Everything a run produces goes to the run store as it happens,
-so a refresh, a stop or a crash loses nothing that was already measured.
+A job is a row in the run store. `submit()` adds a queued run; a worker process
+(`python -m fusion_core worker`, see fusion_core.worker) claims it, trains it with `run_job()` and
+streams its curves to the store; `request_stop()` sets a flag the worker reads within a fraction of
+a second; `job_state()` reads status, queue position and progress back from the store alone. So a
+page never holds a training thread: it submits and polls. `reuse_or_submit()` is the one place that
+decides whether a configuration needs training at all. Everything a run produces goes to the store
+as it happens, so a refresh, a stop or a crash loses nothing that was already measured.
 """
 
 from __future__ import annotations
@@ -15,8 +18,7 @@ import tempfile
 import threading
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -183,126 +185,126 @@ def _member_weights(model) -> list[float] | None:
     return None
 
 
-@dataclass
-class Job:
-    run_id: int
-    config: RunConfig
-    stop_event: threading.Event = field(default_factory=threading.Event)
-    finished: threading.Event = field(default_factory=threading.Event)
-    status: str = "queued"
-    last_event: dict | None = None
-    started_at: float | None = None
+# -- the job layer ----------------------------------------------------------------------------------
+
+ACTIVE = ("queued", "running")
 
 
-class JobRunner:
-    """Runs training jobs on background threads, `max_concurrent` at a time, in submission order."""
+def submit(
+    store: RunStore,
+    config: RunConfig,
+    *,
+    name: str | None = None,
+    kind: str = "train",
+    group_id: str | None = None,
+) -> int:
+    """Store a queued job for the workers; returns its run id at once."""
+    config.validate()
+    return store.create_job(config.to_dict(), name=name, kind=kind, group_id=group_id)
 
-    def __init__(
-        self,
-        store: RunStore | None = None,
-        *,
-        max_concurrent: int = 1,
-        data_loader: DataLoader | None = None,
-    ):
-        self.store = store or RunStore()
-        self.max_concurrent = max(1, max_concurrent)
-        self.data_loader = data_loader  # None: fusion_core.jobs.default_loader, looked up per job
-        self._lock = threading.Condition()
-        self._queue: list[Job] = []
-        self._jobs: dict[int, Job] = {}
-        self._running = 0
 
-    def submit(
-        self, config: RunConfig, *, name: str | None = None, kind: str = "train", group_id: str | None = None
-    ) -> int:
-        """Store a queued run and schedule it; returns the run id at once."""
-        config.validate()
-        run_id = self.store.create_run(config.to_dict(), name=name, kind=kind, group_id=group_id)
-        job = Job(run_id=run_id, config=config)
-        with self._lock:
-            self._jobs[run_id] = job
-            self._queue.append(job)
-            self._start_waiting()
-        return run_id
+def request_stop(store: RunStore, run_id: int) -> bool:
+    """A queued job ends as stopped at once, a running one stops after its current batch.
 
-    def _start_waiting(self) -> None:
-        while self._queue and self._running < self.max_concurrent:
-            job = self._queue.pop(0)
-            self._running += 1
-            job.status = "running"
-            job.started_at = time.time()
-            threading.Thread(
-                target=self._work, args=(job,), name=f"fusion-job-{job.run_id}", daemon=True
-            ).start()
+    False when the run had already ended (or does not exist).
+    """
+    try:
+        return store.request_stop(run_id)
+    except KeyError:
+        return False
 
-    def _work(self, job: Job) -> None:
-        def remember(event: dict) -> None:
-            job.last_event = event
 
-        try:
-            job.status = run_job(
-                job.config,
-                self.store,
-                job.run_id,
-                data_loader=self.data_loader or default_loader,
-                stop_event=job.stop_event,
-                on_event=remember,
-            )
-        finally:
-            with self._lock:
-                self._running -= 1
-                job.finished.set()
-                self._start_waiting()
-                self._lock.notify_all()
+def job_state(store: RunStore, run_id: int) -> dict[str, Any]:
+    """Status, queue position and progress (step, total steps, epoch, seconds left) of a job.
 
-    def stop(self, run_id: int) -> bool:
-        """Ask a job to stop: a queued one is dropped, a running one stops after its current batch."""
-        with self._lock:
-            job = self._jobs.get(run_id)
-            if job is None or job.finished.is_set():
-                return False
-            job.stop_event.set()
-            if job in self._queue:
-                self._queue.remove(job)
-                job.status = "stopped"
-                job.finished.set()
-                self.store.finish(run_id, "stopped", error="Stopped before it started.")
-        return True
+    Read from the store alone, so any process can follow any job. A running job whose worker is
+    gone is marked interrupted here, so a page never waits on a dead worker.
+    """
+    run = store.get_run(run_id)
+    if run is not None and run["status"] == "running" and run.get("worker_id") and store.mark_lost_jobs():
+        run = store.get_run(run_id)
+    if run is None:
+        return {"status": "missing", "queue_position": None, "progress": None}
+    status = run["status"]
+    return {
+        "status": status,
+        "queue_position": store.queue_position(run_id) if status == "queued" else None,
+        "progress": progress_from_row(store.last_metric(run_id), _epochs(run))
+        if status != "queued"
+        else None,
+    }
 
-    def queue_position(self, run_id: int) -> int | None:
-        """1 for the next job to start; None when the job is not waiting."""
-        with self._lock:
-            for i, job in enumerate(self._queue):
-                if job.run_id == run_id:
-                    return i + 1
+
+def active_runs(store: RunStore) -> list[int]:
+    """Run ids still queued or running, oldest first."""
+    return store.active_run_ids()
+
+
+def reuse_or_submit(
+    store: RunStore,
+    config: RunConfig,
+    *,
+    name: str | None = None,
+    kind: str = "train",
+    group_id: str | None = None,
+) -> tuple[int, bool]:
+    """(run id, reused): a done run of exactly this config, else one already queued or running,
+    else a newly submitted job. A configuration is never trained twice."""
+    found = store.find_done_run(config.to_dict()) or store.find_active_run(config.to_dict())
+    if found is not None:
+        return found["id"], True
+    return submit(store, config, name=name, kind=kind, group_id=group_id), False
+
+
+def submit_group(
+    store: RunStore, points: Sequence[tuple[RunConfig, str]], *, kind: str, group_id: str
+) -> list[tuple[int, bool]]:
+    """`reuse_or_submit` for every (config, name) of an experiment, in order, under one group id."""
+    return [
+        reuse_or_submit(store, config, name=name, kind=kind, group_id=group_id) for config, name in points
+    ]
+
+
+def run_here(
+    store: RunStore,
+    run_id: int,
+    *,
+    data_loader: DataLoader | None = None,
+    stop_event: threading.Event | None = None,
+    poll_seconds: float = 0.5,
+) -> str:
+    """Train submitted job `run_id` in this process, unless a worker has it already; then wait for it.
+
+    For processes that must see a job through (the CLI's sweeps): whichever of them claims a job
+    trains it, the others wait. A set `stop_event` stops the job wherever it runs. Returns its status.
+    """
+    claimed = store.claim_job(None, run_id=run_id)
+    if claimed is not None:
+        config = RunConfig.from_dict(claimed["config"])
+        return run_job(
+            config, store, run_id, data_loader=data_loader or default_loader, stop_event=stop_event
+        )
+    while (run := store.get_run(run_id)) is not None and run["status"] in ACTIVE:
+        if stop_event is not None and stop_event.is_set():
+            request_stop(store, run_id)
+        store.mark_interrupted_orphans()
+        time.sleep(poll_seconds)
+    return run["status"] if run is not None else "missing"
+
+
+def _epochs(run: dict) -> int | None:
+    return ((run.get("config") or {}).get("training") or {}).get("epochs")
+
+
+def progress_from_row(row: dict | None, epochs: int | None) -> dict | None:
+    """Progress from a run's newest metric row: its epoch (a fraction) and step give the steps per
+    epoch, hence the total; the time so far per step gives the time left."""
+    if row is None or not row.get("step"):
         return None
-
-    def state(self, run_id: int) -> dict:
-        """Status, queue position and progress (step, total steps, seconds left) of a job.
-
-        For a run this runner does not know (another process, or before a restart) the store's
-        status is returned.
-        """
-        job = self._jobs.get(run_id)
-        if job is None:
-            run = self.store.get_run(run_id)
-            return {"status": run["status"] if run else "missing", "queue_position": None, "progress": None}
-        status = job.status if not job.finished.is_set() else self.store.get_run(run_id)["status"]
-        return {
-            "status": status,
-            "queue_position": self.queue_position(run_id),
-            "progress": _progress(job.last_event),
-        }
-
-    def active(self) -> list[int]:
-        """Run ids still queued or running, oldest first."""
-        with self._lock:
-            return [rid for rid, job in self._jobs.items() if not job.finished.is_set()]
-
-    def wait(self, run_id: int, timeout: float | None = None) -> str:
-        job = self._jobs[run_id]
-        job.finished.wait(timeout)
-        return self.state(run_id)["status"]
+    step, epoch, elapsed = int(row["step"]), float(row["epoch"] or 0.0), float(row["elapsed"] or 0.0)
+    total = round(step / epoch * epochs) if epoch > 0 and epochs else step
+    total = max(total, step)
+    return _progress({"step": step, "total_steps": total, "epoch": epoch, "elapsed": elapsed})
 
 
 def _progress(event: dict | None) -> dict | None:

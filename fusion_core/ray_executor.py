@@ -24,12 +24,11 @@ from typing import Any
 
 from fusion_core import jobs
 from fusion_core.config import RunConfig
+from fusion_core.executors import EXECUTOR_ENV
 from fusion_core.store import RunStore
 
 log = logging.getLogger(__name__)
 
-EXECUTOR_ENV = "FUSION_LAB_EXECUTOR"
-EXECUTORS = ("local", "ray")
 CPUS_ENV = "FUSION_LAB_RAY_CPUS"  # CPUs a job reserves on its node (default 1)
 GPUS_ENV = "FUSION_LAB_RAY_GPUS"  # GPUs a job reserves on its node (default 0; 0.5 shares one)
 POLL_S = 0.2  # how often the driver drains events and forwards a stop request
@@ -42,21 +41,6 @@ _channel = None  # this driver's event channel (a Ray actor handle), made on fir
 
 class RayUnavailable(RuntimeError):
     """Ray is not installed, or the cluster cannot be reached."""
-
-
-class ExecutorError(ValueError):
-    """$FUSION_LAB_EXECUTOR names no executor."""
-
-
-def executor_from_env() -> str:
-    """'local' or 'ray' from $FUSION_LAB_EXECUTOR (default 'local'); ExecutorError for anything else."""
-    value = os.environ.get(EXECUTOR_ENV, "").strip().lower() or "local"
-    if value not in EXECUTORS:
-        raw = os.environ.get(EXECUTOR_ENV)
-        raise ExecutorError(
-            f"{EXECUTOR_ENV} must be one of {', '.join(repr(e) for e in EXECUTORS)}. Received: {raw!r}"
-        )
-    return value
 
 
 def _env_float(name: str, default: float) -> float:

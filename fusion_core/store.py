@@ -31,8 +31,11 @@ from typing import Any, Self
 
 from fusion_core import paths
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_S = 10.0
+# A worker writes its heartbeat every second from a thread of its own, so tracing or a slow batch
+# never delays it; ten seconds without one means the worker is gone.
+WORKER_TIMEOUT_S = 10.0
 ORPHAN_AFTER_S = 600.0  # a run owned by another host is orphaned after this long without a heartbeat
 STATUSES = ("queued", "running", "done", "stopped", "failed", "interrupted")
 FINAL_STATUSES = ("done", "stopped", "failed")
@@ -58,8 +61,21 @@ _SCHEMA = (
     "CREATE UNIQUE INDEX IF NOT EXISTS metrics_run_seq ON metrics (run_id, seq)",
     "CREATE INDEX IF NOT EXISTS runs_config_key ON runs (config_key, status)",
     "CREATE INDEX IF NOT EXISTS runs_group ON runs (group_id)",
-    f"PRAGMA user_version = {SCHEMA_VERSION}",
 )
+# Statements that bring a store from the version before each key to that version, in order.
+# Version 2: jobs are rows. A queued run with no owner waits for a worker; a worker claims it
+# (worker_id), a stop request is a flag on the run, and each worker has a row with its heartbeat.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (
+        "ALTER TABLE runs ADD COLUMN worker_id TEXT",
+        "ALTER TABLE runs ADD COLUMN stop_requested INTEGER NOT NULL DEFAULT 0",
+        """CREATE TABLE IF NOT EXISTS workers (
+            id TEXT PRIMARY KEY, slot INTEGER, pid INTEGER NOT NULL, host TEXT NOT NULL,
+            started_at REAL NOT NULL, heartbeat_at REAL NOT NULL, backend TEXT, device TEXT,
+            run_id INTEGER)""",
+        "CREATE INDEX IF NOT EXISTS runs_status ON runs (status, id)",
+    ),
+}
 
 
 class StoreError(Exception):
@@ -225,10 +241,16 @@ class RunStore:
         conn = self._conn()
         self._check_version(conn)  # before anything writes to a file we may not understand
         conn.execute("PRAGMA journal_mode = WAL")
-        with self._write() as c:
-            if self._check_version(c) < SCHEMA_VERSION:
+        with self._write() as c:  # checked again under the lock: two openers migrate once
+            version = self._check_version(c)
+            if version < 1:
                 for statement in _SCHEMA:
                     c.execute(statement)
+            for step in range(max(version, 1) + 1, SCHEMA_VERSION + 1):
+                for statement in _MIGRATIONS[step]:
+                    c.execute(statement)
+            if version < SCHEMA_VERSION:
+                c.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _check_version(self, conn: sqlite3.Connection) -> int:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -390,8 +412,8 @@ class RunStore:
         """
         rows = self._rows(
             "SELECT id, owner_pid, owner_host, COALESCE(heartbeat_at, started_at, created_at) AS beat"
-            " FROM runs WHERE status IN ('queued', 'running')"
-        )
+            " FROM runs WHERE status = 'running' OR (status = 'queued' AND owner_pid IS NOT NULL)"
+        )  # a queued job without an owner waits for a worker: nobody has died
         now, marked = time.time(), []
         for r in rows:
             pid, host = r["owner_pid"], r["owner_host"]
@@ -409,6 +431,191 @@ class RunStore:
                 )
             if cur.rowcount:
                 marked.append(r["id"])
+        return marked + self.mark_lost_jobs()
+
+    # -- jobs and workers (schema version 2) ---------------------------------------------------
+    def create_job(
+        self,
+        config: dict[str, Any],
+        *,
+        name: str | None = None,
+        kind: str = "train",
+        group_id: str | None = None,
+    ) -> int:
+        """A new 'queued' run with no owner: the first free worker claims it (see `claim_job`)."""
+        run_id = self.create_run(config, name=name, kind=kind, group_id=group_id)
+        with self._write() as c:
+            c.execute("UPDATE runs SET owner_pid = NULL, owner_host = NULL WHERE id = ?", (run_id,))
+        return run_id
+
+    def claim_job(self, worker_id: str | None, *, run_id: int | None = None) -> dict[str, Any] | None:
+        """Claim the oldest waiting job (or job `run_id`) for this process; None when there is none.
+
+        The claim is one IMMEDIATE transaction, so two workers never claim the same job. The run
+        becomes 'running', owned by this process and by `worker_id` (None: a process that is not a
+        worker, such as the CLI, whose runs are watched by pid instead of heartbeat).
+        """
+        only = " AND id = ?" if run_id is not None else ""
+        params = (run_id,) if run_id is not None else ()
+        query = f"SELECT id FROM runs WHERE status = 'queued' AND owner_pid IS NULL{only} ORDER BY id LIMIT 1"
+        if not self._rows(query, params):  # a plain read first: idle workers poll without locking
+            return None
+        now = time.time()
+        with self._write() as c:
+            row = c.execute(query, params).fetchone()
+            if row is None:
+                return None
+            c.execute(
+                "UPDATE runs SET status = 'running', worker_id = ?, owner_pid = ?, owner_host = ?,"
+                " started_at = ?, heartbeat_at = ? WHERE id = ?",
+                (worker_id, os.getpid(), self._host, now, now, row["id"]),
+            )
+            if worker_id is not None:
+                c.execute(
+                    "UPDATE workers SET run_id = ?, heartbeat_at = ? WHERE id = ?",
+                    (row["id"], now, worker_id),
+                )
+        return self.get_run(row["id"])
+
+    def request_stop(self, run_id: int) -> bool:
+        """Stop a job: a queued one ends as 'stopped' at once, a running one gets the stop flag.
+
+        Returns False when the run had already ended. Its worker reads the flag within a fraction
+        of a second and stops training after the current batch.
+        """
+        now = time.time()
+        with self._write() as c:
+            row = c.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise RunNotFound(run_id)
+            if row["status"] == "queued":
+                c.execute(
+                    "UPDATE runs SET status = 'stopped', stop_requested = 1, finished_at = ?,"
+                    " heartbeat_at = ?,"
+                    " error = 'Stopped before it started.' WHERE id = ?",
+                    (now, now, run_id),
+                )
+            elif row["status"] == "running":
+                c.execute("UPDATE runs SET stop_requested = 1 WHERE id = ?", (run_id,))
+            else:
+                return False
+        return True
+
+    def stop_requested(self, run_id: int) -> bool:
+        rows = self._rows("SELECT stop_requested FROM runs WHERE id = ?", (run_id,))
+        return bool(rows and rows[0]["stop_requested"])
+
+    def interrupt(self, run_id: int, error: str) -> bool:
+        """Mark a queued or running run 'interrupted' with a one-line reason; its metrics stay."""
+        with self._write() as c:
+            cur = c.execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = ?, error = ?"
+                " WHERE id = ? AND status IN ('queued', 'running')",
+                (time.time(), error, run_id),
+            )
+        return cur.rowcount > 0
+
+    def find_active_run(self, config: dict[str, Any]) -> dict[str, Any] | None:
+        """The oldest queued or running run of exactly this config, so it is never submitted twice."""
+        rows = self._rows(
+            "SELECT * FROM runs WHERE config_key = ? AND status IN ('queued', 'running') ORDER BY id LIMIT 1",
+            (config_key(_as_dict(config)),),
+        )
+        return _decode(rows[0]) if rows else None
+
+    def active_run_ids(self) -> list[int]:
+        """Queued and running runs, oldest first."""
+        return [
+            r["id"]
+            for r in self._rows("SELECT id FROM runs WHERE status IN ('queued', 'running') ORDER BY id")
+        ]
+
+    def queue_position(self, run_id: int) -> int | None:
+        """1 for the next job a worker will claim; None when the run is not waiting for a worker."""
+        rows = self._rows(
+            "SELECT COUNT(*) AS n, SUM(id = ?) AS mine FROM runs"
+            " WHERE status = 'queued' AND owner_pid IS NULL AND id <= ?",
+            (run_id, run_id),
+        )
+        return int(rows[0]["n"]) if rows and rows[0]["mine"] else None
+
+    def last_metric(self, run_id: int) -> dict[str, Any] | None:
+        """The run's newest metric row (a poller's cheap view of its progress)."""
+        rows = self._rows(
+            f"SELECT seq, {', '.join(METRIC_FIELDS)} FROM metrics WHERE run_id = ? ORDER BY seq DESC LIMIT 1",
+            (run_id,),
+        )
+        return dict(rows[0]) if rows else None
+
+    def register_worker(self, worker_id: str, *, slot: int | None = None) -> None:
+        """A worker's row: who it is (pid, host), its heartbeat, later its backend and device."""
+        now = time.time()
+        with self._write() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO workers (id, slot, pid, host, started_at, heartbeat_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (worker_id, slot, os.getpid(), self._host, now, now),
+            )
+
+    def set_worker_device(self, worker_id: str, *, backend: str, device: str) -> None:
+        with self._write() as c:
+            c.execute("UPDATE workers SET backend = ?, device = ? WHERE id = ?", (backend, device, worker_id))
+
+    def worker_heartbeat(self, worker_id: str, run_id: int | None = None) -> None:
+        """Proof of life for the worker and for the run it is training."""
+        now = time.time()
+        with self._write() as c:
+            c.execute(
+                "UPDATE workers SET heartbeat_at = ?, run_id = ? WHERE id = ?", (now, run_id, worker_id)
+            )
+            if run_id is not None:
+                c.execute(
+                    "UPDATE runs SET heartbeat_at = ? WHERE id = ? AND status = 'running'", (now, run_id)
+                )
+
+    def unregister_worker(self, worker_id: str) -> None:
+        with self._write() as c:
+            c.execute("DELETE FROM workers WHERE id = ?", (worker_id,))
+
+    def list_workers(self) -> list[dict[str, Any]]:
+        """Workers with a fresh heartbeat, oldest first."""
+        rows = self._rows(
+            "SELECT * FROM workers WHERE heartbeat_at >= ? ORDER BY started_at",
+            (time.time() - WORKER_TIMEOUT_S,),
+        )
+        return [dict(r) for r in rows]
+
+    def mark_lost_jobs(self) -> list[int]:
+        """Mark 'interrupted' the running jobs whose worker is gone; return their ids.
+
+        A worker is gone when its heartbeat is older than WORKER_TIMEOUT_S, when its pid no longer
+        exists on this host, or when its row was removed. The rows of gone workers are removed too.
+        Metrics are kept so the curves stay viewable.
+        """
+        now = time.time()
+        workers = self._rows("SELECT id, pid, host, heartbeat_at FROM workers")
+        gone = {
+            w["id"]
+            for w in workers
+            if now - w["heartbeat_at"] > WORKER_TIMEOUT_S
+            or (w["host"] == self._host and _pid_alive(w["pid"]) is False)
+        }
+        known = {w["id"]: w for w in workers}
+        marked = []
+        for r in self._rows(
+            "SELECT id, worker_id FROM runs WHERE status = 'running' AND worker_id IS NOT NULL"
+        ):
+            worker = known.get(r["worker_id"])
+            if worker is not None and r["worker_id"] not in gone:
+                continue
+            where = f"pid {worker['pid']} on {worker['host']}" if worker is not None else r["worker_id"]
+            error = f"Interrupted: the worker that trained it ({where}) stopped before it finished."
+            if self.interrupt(r["id"], error):
+                marked.append(r["id"])
+        if gone:
+            with self._write() as c:
+                c.executemany("DELETE FROM workers WHERE id = ? AND heartbeat_at = ?",
+                              [(w, known[w]["heartbeat_at"]) for w in gone])  # fmt: skip
         return marked
 
     # -- metrics -----------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
+from fusion_core import jobs
 from fusion_core.config import make_config
 from fusion_core.predictor_client import PredictorError
 from fusion_core.preprocess import load_image_bytes
@@ -21,7 +22,7 @@ from ui.predict_ui import (
     show_verdict,
 )
 from ui.presets import PRESETS
-from ui.state import get_runner, get_store
+from ui.state import get_store
 
 require_frame()
 
@@ -37,13 +38,12 @@ st.title(t("draw.title"))
 st.caption(t("draw.intro"))
 
 store = get_store()
-runner = get_runner()
 
 
 @st.fragment(run_every=1)
 def quick_progress(run_id: int) -> None:
     """Overwrites one progress bar each second; reruns the page once the run has ended."""
-    state = runner.state(run_id)
+    state = jobs.job_state(store, run_id)
     if state["status"] not in ACTIVE:
         st.rerun()
     progress = state["progress"]
@@ -59,7 +59,7 @@ def quick_progress(run_id: int) -> None:
 
 
 quick_id = st.session_state[QUICK_RUN]
-if quick_id is not None and runner.state(quick_id)["status"] not in ACTIVE:
+if quick_id is not None and jobs.job_state(store, quick_id)["status"] not in ACTIVE:
     finished = store.get_run(quick_id)
     st.session_state[QUICK_RUN] = quick_id = None
     if finished and finished["status"] in USABLE_STATUSES:
@@ -75,7 +75,7 @@ elif not runs:
     st.subheader(t("draw.empty_title"))
     st.write(t("draw.empty_body"))
     if st.button(t("draw.quick_train"), key="quick_train", type="primary", icon="⚡"):
-        run_id = runner.submit(make_config(**PRESETS["quick"]), name=t("draw.quick_name"), kind="quick")
+        run_id = jobs.submit(store, make_config(**PRESETS["quick"]), name=t("draw.quick_name"), kind="quick")
         st.session_state[QUICK_RUN] = run_id
         st.rerun()
 

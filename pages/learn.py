@@ -123,7 +123,7 @@ with st.expander(t("learn.anchors.header")):
 
 # -- where it runs ----------------------------------------------------------------------------------
 st.header(t("learn.device.header"))
-device = get_device()
+device = get_device() or {"device": "?", "backend": "?", "gpu": False}  # as the workers report it
 st.markdown(
     t("learn.device.body", keras=version("keras"), device=device["device"], backend=device["backend"])
 )

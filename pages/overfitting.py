@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from fusion_core import jobs
 from fusion_core.experiments import (
     OVERFIT_DROPOUT,
     OVERFIT_L2,
@@ -16,7 +17,7 @@ from ui.labs import action_row, intro, mnist_or_error, what_to_look_for
 from ui.labs_charts import gap_figure, gap_table, variant_label
 from ui.labs_views import overfit_variants
 from ui.live import ACTIVE, live_run, remember_run, remembered_run
-from ui.state import get_runner, get_store
+from ui.state import get_store
 
 RUN_KEY, RUN_PARAM = "overfit_run_id", "run"  # the visitor's run, in session state and the URL
 REUSED = "overfit_reused"  # set when Train found the network already stored, shown once
@@ -48,7 +49,7 @@ config = overfit_config(dropout=dropout, l2=l2, early_stopping=early, fusion=fus
 variant = variant_label(config.to_dict())
 
 run_id = remembered_run(RUN_KEY, RUN_PARAM)
-busy = run_id is not None and get_runner().state(run_id)["status"] in ACTIVE
+busy = run_id is not None and jobs.job_state(get_store(), run_id)["status"] in ACTIVE
 clicked, summary_col = action_row(
     t("overfit.train"),
     key="overfit_train",
@@ -59,12 +60,9 @@ clicked, summary_col = action_row(
 )
 summary_col.caption(t("overfit.summary", variant=variant, describe=config.describe(), epochs=epochs))
 if clicked:
-    stored = get_store().find_done_run(config.to_dict())
-    if stored is not None:  # never train the same network twice
-        run_id = stored["id"]
+    run_id, reused = jobs.reuse_or_submit(get_store(), config, name=f"overfit {variant}", kind="overfit")
+    if reused:  # never train the same network twice
         st.session_state[REUSED] = run_id
-    else:
-        run_id = get_runner().submit(config, name=f"overfit {variant}", kind="overfit")
     remember_run(run_id, RUN_KEY, RUN_PARAM)
     st.rerun()  # so the button shows the run as busy
 if st.session_state.pop(REUSED, None) == run_id and run_id is not None:

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from fusion_core import jobs
 from fusion_core.config import MNIST_TRAIN_SIZE
 from fusion_core.data import DataError
 from ui.architecture import architecture_dot, formula_latex, parameter_counts
@@ -10,7 +11,7 @@ from ui.frame import require_frame
 from ui.i18n import register, t
 from ui.limits_ui import estimate_ui, note_run, queue_refusal, start_refusal
 from ui.live import ACTIVE, live_run, remember_run, remembered_run, run_results
-from ui.state import get_mnist, get_runner, get_store
+from ui.state import get_mnist, get_store
 
 require_frame()
 
@@ -42,10 +43,10 @@ register(
 
 
 def start_training(config) -> None:
-    """Training runs in the job runner's background thread, never on the script thread."""
+    """Training runs in a worker process; the page submits the job and follows it."""
     if start_refusal(config):  # Train is disabled then; a click sent anyway is refused here too
         return
-    remember_run(get_runner().submit(config, kind="train"))
+    remember_run(jobs.submit(get_store(), config, kind="train"))
     note_run(st.session_state["train_run_id"])  # counted against the per-visitor job limit
     clear_preset_request()
 
@@ -78,7 +79,7 @@ with params_col:
 st.markdown(f"**{t('train.formula')}**")
 st.latex(formula_latex(config))
 
-status = get_runner().state(run_id)["status"] if run_id is not None else None
+status = jobs.job_state(get_store(), run_id)["status"] if run_id is not None else None
 busy = status in ACTIVE
 refusal = refusal or (None if busy else queue_refusal())
 if refusal:

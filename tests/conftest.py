@@ -7,6 +7,7 @@ import os
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ["FUSION_LAB_SPAWN_WORKERS"] = "0"  # AppTest never starts worker processes; app_home runs one
 
 
 def pytest_configure(config):
@@ -43,17 +44,32 @@ def prepared(synthetic):
 
 @pytest.fixture
 def app_home(tmp_path, monkeypatch, request):
-    """For AppTest: a fresh FUSION_LAB_HOME, fresh Streamlit caches, and synthetic digits for MNIST.
+    """For AppTest: a fresh FUSION_LAB_HOME, fresh Streamlit caches, synthetic digits for MNIST, and
+    a worker that trains the jobs the pages submit.
 
-    A test module may set SYNTHETIC (an MnistData) to choose the data; the default is 200 images.
+    The worker is the real one (fusion_core.worker.Worker: claims, heartbeat, stop flag), on a
+    thread of the test process instead of a process of its own, so that it trains on the same
+    synthetic digits as the page. A test module may set SYNTHETIC (an MnistData) to choose the
+    data; the default is 200 images.
     """
+    import threading
+
     import streamlit as st
 
     import fusion_core.data
+    from fusion_core.store import RunStore
+    from fusion_core.worker import Worker
 
     data = getattr(request.module, "SYNTHETIC", None) or fusion_core.data.synthetic_digits(200)
     monkeypatch.setenv("FUSION_LAB_HOME", str(tmp_path))
     monkeypatch.setattr(fusion_core.data, "load_mnist", lambda *a, **k: data)
     st.cache_resource.clear()
+    store = RunStore(tmp_path / "runs.sqlite")
+    worker = Worker(store, poll_seconds=0.1)
+    serving = threading.Thread(target=worker.serve, name="test-worker", daemon=True)
+    serving.start()
     yield tmp_path
+    worker.close()  # stops a job still training after its current batch
+    serving.join(60)
+    store.close()
     st.cache_resource.clear()

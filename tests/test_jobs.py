@@ -1,17 +1,15 @@
-"""Background jobs: a real SQLite store, real Keras training on synthetic data."""
+"""run_job: a real SQLite store, real Keras training on synthetic data (workers: test_worker.py)."""
 
 from __future__ import annotations
 
 import errno
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from fusion_core import paths
 from fusion_core.config import make_config
-from fusion_core.jobs import JobRunner, friendly_error, run_job
+from fusion_core.jobs import friendly_error, run_job
 from fusion_core.store import RunStore
 
 
@@ -107,61 +105,3 @@ def test_a_store_that_never_accepts_the_failure_still_returns(store, monkeypatch
     run_id = store.create_run(config.to_dict())
     assert run_job(config, store, run_id, data_loader=no_space) == "failed"
     assert "could not record its failure" in caplog.text
-
-
-def test_runner_queues_beyond_its_limit_and_reports_the_position(store, synthetic):
-    gate = threading.Event()
-
-    def slow_loader():
-        gate.wait(30)
-        return synthetic
-
-    runner = JobRunner(store, max_concurrent=1, data_loader=slow_loader)
-    first = runner.submit(tiny())
-    second = runner.submit(tiny(seed=1))
-    assert runner.state(first)["status"] == "running"
-    assert runner.state(second) == {"status": "queued", "queue_position": 1, "progress": None}
-    assert runner.active() == [first, second]
-    gate.set()
-    assert runner.wait(first, 120) == "done"
-    assert runner.wait(second, 120) == "done"
-    assert runner.active() == []
-
-
-def test_stopping_a_queued_job_drops_it(store, synthetic):
-    gate = threading.Event()
-    runner = JobRunner(store, max_concurrent=1, data_loader=lambda: gate.wait(30) and synthetic)
-    first = runner.submit(tiny())
-    second = runner.submit(tiny(seed=1))
-    assert runner.stop(second)
-    assert store.get_run(second)["status"] == "stopped"
-    gate.set()
-    assert runner.wait(first, 120) == "done"
-    assert not runner.stop(first)  # already finished
-
-
-def test_stopping_a_running_job_keeps_its_curves_and_model(store, synthetic):
-    runner = JobRunner(store, data_loader=lambda: synthetic)
-    run_id = runner.submit(tiny(epochs=50))
-    deadline = time.time() + 60
-    while not store.metrics(run_id) and time.time() < deadline:
-        time.sleep(0.05)
-    assert store.metrics(run_id), "no metrics arrived"
-    asked = time.time()
-    runner.stop(run_id)
-    assert runner.wait(run_id, 60) == "stopped"
-    run = store.get_run(run_id)
-    assert run["results"]["epochs_completed"] < 50
-    assert Path(run["model_path"]).exists()
-    assert store.metrics(run_id)
-    assert runner.state(run_id)["status"] == "stopped"
-    assert time.time() - asked < 30  # generous: stop + test evaluation + save on a busy machine
-
-
-def test_progress_reports_step_and_time_left(store, synthetic):
-    runner = JobRunner(store, data_loader=lambda: synthetic)
-    run_id = runner.submit(tiny(epochs=2))
-    runner.wait(run_id, 120)
-    progress = runner.state(run_id)["progress"]
-    assert progress["step"] == progress["total_steps"] == 10
-    assert progress["fraction"] == 1.0 and progress["seconds_left"] == 0

@@ -1,7 +1,7 @@
 """The four experiment labs (AppTest) and the chart and table builders they draw with (unit tests).
 
 The pages never touch the real MNIST: `fusion_core.data.load_mnist` (read by the page through
-`get_mnist` and by the job runner's default loader) and `fusion_core.jobs.default_loader` are
+`get_mnist` and by the test worker's default loader) and `fusion_core.jobs.default_loader` are
 replaced by small synthetic digits, and FUSION_LAB_LAB_OVERRIDES shrinks the sweep's networks.
 """
 
@@ -18,6 +18,7 @@ from fusion_core import paths
 from fusion_core.config import make_config
 from fusion_core.data import DataError, synthetic_digits
 from fusion_core.experiments import COST_AXES, mark_pareto, summarise_sweep
+from fusion_core.jobs import active_runs
 from fusion_core.models import build_model
 from fusion_core.store import RunStore
 from ui.i18n import t
@@ -32,7 +33,7 @@ from ui.labs_charts import (
     sweep_table,
     variant_label,
 )
-from ui.state import get_runner, get_store
+from ui.state import get_store
 
 SYNTHETIC = synthetic_digits(1200)
 PAGES = {
@@ -150,7 +151,7 @@ def test_stop_ends_every_point_of_the_sweep(lab, monkeypatch):
     runs = get_store().list_runs(group_id=at.query_params["group"])
     assert len(runs) == 3 and {r["status"] for r in runs} <= {"stopped", "done"}
     assert sum(r["status"] == "stopped" for r in runs) >= 2  # the one training and those waiting
-    assert not get_runner().active()
+    assert not active_runs(get_store())
 
 
 def test_a_tampered_url_cannot_break_the_page(lab):

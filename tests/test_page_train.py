@@ -1,7 +1,7 @@
 """The Train page (AppTest) and the builders it draws with (plain unit tests).
 
 The page tests never touch the real MNIST: `fusion_core.data.load_mnist` is replaced by a small
-synthetic set, which both the page (`get_mnist`) and the job runner (`default_loader`) pick up,
+synthetic set, which both the page (`get_mnist`) and the test worker (`default_loader`) pick up,
 because both import it when called.
 """
 
@@ -230,17 +230,35 @@ def test_preset_config_reads_names_and_overrides():
         preset_config(None, {"preset": "quick", "epochs": "0"})
 
 
-def test_streamlit_no_longer_resets_keras_after_each_rerun():
-    """Streamlit clears the Keras session and collects garbage after every rerun (fragment reruns
-    included), which slowed training in the background 15-30x while a page polled it."""
-    from streamlit import config as st_config
+def test_the_app_patches_no_streamlit_internals_and_starts_no_workers_under_apptest(lab):
+    """Training runs in worker processes, so Streamlit's own clean-up after a rerun is left alone;
+    and AppTest never spawns worker processes (the fixture's worker is a thread of this process)."""
     from streamlit.runtime.scriptrunner import script_runner
 
-    from ui.frame import protect_background_training
+    import fusion_core.worker_pool
+    from ui.state import spawning_allowed
 
-    protect_background_training()
-    assert getattr(script_runner._clean_problem_modules, "keeps_keras", False)
-    assert st_config.get_option("runner.postScriptGC") is False
+    open_train_page()
+    assert not getattr(script_runner._clean_problem_modules, "keeps_keras", False)
+    assert not spawning_allowed()
+    assert fusion_core.worker_pool._pool is None
+
+
+@pytest.mark.parametrize("raw", ["abc", "0", "-3", "99999"])
+def test_a_bad_job_limit_is_a_sidebar_message_not_a_traceback(lab, monkeypatch, raw):
+    monkeypatch.setenv("FUSION_LAB_MAX_JOBS", raw)
+    at = AppTest.from_file(APP, default_timeout=PAGE_TIMEOUT).run()  # the sidebar of the first page
+    assert not at.exception
+    [warning] = at.sidebar.warning
+    assert f"Received: FUSION_LAB_MAX_JOBS={raw!r}. Using 1." in warning.value
+
+
+def test_an_unknown_executor_is_a_sidebar_message(lab, monkeypatch):
+    monkeypatch.setenv("FUSION_LAB_EXECUTOR", "spark")
+    at = AppTest.from_file(APP, default_timeout=PAGE_TIMEOUT).run()
+    assert not at.exception
+    [warning] = at.sidebar.warning
+    assert "Received: FUSION_LAB_EXECUTOR='spark'" in warning.value
 
 
 # -- the builders -----------------------------------------------------------------------------------

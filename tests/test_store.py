@@ -526,3 +526,53 @@ def test_names_have_a_length_limit_and_no_control_characters(store):
         store.rename(run_id, "\n\t ")
     store.rename(run_id, "z" * 100)
     assert store.get_run(run_id)["name"] == "z" * 100
+
+
+V1_SCHEMA = """
+CREATE TABLE runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, kind TEXT NOT NULL DEFAULT 'train',
+    group_id TEXT, config_json TEXT NOT NULL, config_key TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued','running','done','stopped','failed','interrupted')),
+    created_at REAL NOT NULL, started_at REAL, finished_at REAL, backend TEXT, device TEXT,
+    owner_pid INTEGER, owner_host TEXT, heartbeat_at REAL, error TEXT, results_json TEXT,
+    model_path TEXT, timings_json TEXT);
+CREATE TABLE metrics (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE, seq INTEGER NOT NULL,
+    split TEXT NOT NULL CHECK (split IN ('train','val','test')), series TEXT NOT NULL,
+    step INTEGER NOT NULL, epoch REAL, seen INTEGER, elapsed REAL, loss REAL, accuracy REAL);
+CREATE UNIQUE INDEX metrics_run_seq ON metrics (run_id, seq);
+CREATE INDEX runs_config_key ON runs (config_key, status);
+CREATE INDEX runs_group ON runs (group_id);
+PRAGMA user_version = 1;
+"""
+
+
+def test_a_version_1_store_is_migrated_keeping_every_run(tmp_path):
+    path = tmp_path / "v1.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript(V1_SCHEMA)
+    for i, status in enumerate(("done", "failed", "stopped")):
+        conn.execute(
+            "INSERT INTO runs (name, config_json, config_key, status, created_at, results_json)"
+            " VALUES (?, '{}', ?, ?, ?, ?)",
+            (f"old {i}", f"k{i}", status, 1000.0 + i, '{"fused_accuracy": 0.9}'),
+        )
+    conn.execute(
+        "INSERT INTO metrics (run_id, seq, split, series, step, loss) VALUES (1, 0, 'train', 'fused', 5, 0.3)"
+    )
+    conn.commit()
+    conn.close()
+
+    store = RunStore(path)
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    runs = store.list_runs()
+    assert [(r["name"], r["status"]) for r in reversed(runs)] == [("old 0", "done"), ("old 1", "failed"),
+                                                                 ("old 2", "stopped")]  # fmt: skip
+    assert runs[-1]["results"] == {"fused_accuracy": 0.9} and runs[-1]["stop_requested"] == 0
+    assert runs[-1]["worker_id"] is None
+    assert store.metrics(1)[0]["loss"] == 0.3
+    assert store.list_workers() == []
+    store.close()
+    again = RunStore(path)  # opening a migrated store changes nothing
+    assert len(again.list_runs()) == 3
+    again.close()

@@ -1,46 +1,13 @@
-"""The frame every page relies on: the app's pages, and an adjustment to Streamlit.
+"""The frame every page relies on: the app's pages and the check that a page runs inside app.py.
 
-`protect_background_training` touches Streamlit internals (a hidden option, one private function)
-and does nothing if those move in a later release; tests/test_frame.py checks it still takes
-effect. `app_pages` and `require_frame` use Streamlit's public navigation API only.
+Both use Streamlit's public navigation API only.
 """
 
 from __future__ import annotations
 
-import sys
-
 import streamlit as st
-from streamlit import config as st_config
 
 from ui.i18n import t
-
-
-def protect_background_training() -> None:
-    """Stop Streamlit from resetting Keras and running a full GC after every script run.
-
-    After each run, fragment reruns included, Streamlit calls `keras.backend.clear_session()`
-    (which clears TensorFlow's kernel cache and Keras's global state, then collects garbage) and
-    `gc.collect(2)`: about 0.4 s holding the GIL with a model in memory. A page polling twice a second
-    then keeps the GIL busy and clears the caches under the training thread: training ran 15 to 30
-    times slower in our measurements. Fusion Lab never builds models on the script thread (models are
-    built by jobs or loaded once into st.cache_resource), so there is nothing to clear. Idempotent.
-    """
-    st_config.set_option("runner.postScriptGC", False)
-    try:
-        from streamlit.runtime.scriptrunner import script_runner
-    except ImportError:  # pragma: no cover - a future Streamlit layout
-        return
-    original = getattr(script_runner, "_clean_problem_modules", None)
-    if original is None or getattr(original, "keeps_keras", False):
-        return
-
-    def clean_without_keras() -> None:
-        if "matplotlib.pyplot" in sys.modules:
-            sys.modules["matplotlib.pyplot"].close("all")
-
-    clean_without_keras.keeps_keras = True
-    script_runner._clean_problem_modules = clean_without_keras
-
 
 # -- the frame around every page ---------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
 """What the four experiment labs share: experiments as background jobs, the poller, cached measures.
 
 An experiment is a list of `Point`s, one RunConfig each. `start_experiment` reuses the stored run of
-every point that is already done (or already training) and submits the others to the JobRunner
-under one group id, so a point is never trained twice. The group id lives in the URL (?group=...)
-and in st.session_state, so a refresh or a return to the page shows the same experiment.
+every point that is already done (or already training) and submits the others as jobs under one
+group id (fusion_core.jobs.submit_group), so a point is never trained twice. The group id lives in
+the URL (?group=...) and in st.session_state, so a refresh or a return to the page shows the same experiment.
 `experiment_ui` shows the overall progress, a status table per point, a Stop button and the
 page's results; while any point is queued or running it draws inside a fragment that reruns every
 POLL_SECONDS, so the plot fills in as points finish, and when nothing is active it asks for one
@@ -30,6 +30,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from fusion_core import jobs
 from fusion_core.config import MNIST_TRAIN_SIZE, ConfigError, RunConfig, make_config
 from fusion_core.data import DataError, MnistData
 from fusion_core.experiments import new_group_id
@@ -38,7 +39,7 @@ from fusion_core.store import config_key
 from ui import labs_text  # noqa: F401  (registers the lab pages' strings)
 from ui.architecture import parameter_counts
 from ui.i18n import t
-from ui.state import get_mnist, get_predictor, get_runner, get_store
+from ui.state import get_mnist, get_predictor, get_store
 from ui.text import safe
 
 log = logging.getLogger(__name__)
@@ -230,26 +231,10 @@ def estimate_text(points: Sequence[Point]) -> str:
 
 def start_experiment(points: Sequence[Point], *, kind: str, lab: str) -> tuple[str, list[int]]:
     """Reuse what is stored or training, submit the rest in order; returns (group id, run id per point)."""
-    store, runner = get_store(), get_runner()
     group = new_group_id(lab)
-    training = {}
-    for rid in runner.active():
-        run = store.get_run(rid)
-        if run is not None:
-            training.setdefault(run["config_key"], rid)
-    ids = []
-    for point in points:
-        config = point.config.to_dict()
-        done = store.find_done_run(config)
-        key = config_key(config)
-        if done is not None:
-            ids.append(done["id"])
-        elif key in training:
-            ids.append(training[key])
-        else:
-            training[key] = runner.submit(point.config, name=point.name, kind=kind, group_id=group)
-            ids.append(training[key])
-    return group, ids
+    named = [(point.config, point.name) for point in points]
+    submitted = jobs.submit_group(get_store(), named, kind=kind, group_id=group)
+    return group, [run_id for run_id, _ in submitted]
 
 
 def remember_experiment(lab: str, group: str, ids: list[int], params: dict[str, str] | None = None) -> None:
@@ -295,8 +280,8 @@ def experiment_ids(lab: str, group: str, points: Sequence[Point]) -> list[int | 
 
 
 def experiment_active(ids: Sequence[int | None]) -> bool:
-    runner = get_runner()
-    return any(rid is not None and runner.state(rid)["status"] in ACTIVE for rid in ids)
+    store = get_store()
+    return any(rid is not None and jobs.job_state(store, rid)["status"] in ACTIVE for rid in ids)
 
 
 def _status_text(state: dict, run: dict | None, group: str) -> str:
@@ -325,17 +310,17 @@ def _test_percent(run: dict | None) -> float | None:
 
 
 def _stop(group: str, ids: Sequence[int | None]) -> None:
-    store, runner = get_store(), get_runner()
+    store = get_store()
     for rid in ids:
         run = store.get_run(rid) if rid is not None else None
         if run is not None and run.get("group_id") == group:  # never another experiment's runs
-            runner.stop(rid)
+            jobs.request_stop(store, rid)
 
 
 def _draw(lab, group, points, ids, render, active: bool) -> None:
-    store, runner = get_store(), get_runner()
+    store = get_store()
     runs = [store.get_run(rid) if rid is not None else None for rid in ids]
-    states = [runner.state(rid) if rid is not None else {"status": "missing"} for rid in ids]
+    states = [jobs.job_state(store, rid) if rid is not None else {"status": "missing"} for rid in ids]
     done = sum(s["status"] == "done" for s in states)
     ended = sum(s["status"] not in ACTIVE for s in states)
     text = t("labs.progress", done=done, total=len(points))

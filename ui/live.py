@@ -1,6 +1,7 @@
 """The bridge between a page and a training job: which run is mine, how is it doing, what came of it.
 
-Training runs on the JobRunner's background thread; the page only polls. While a run is queued or
+Training runs in a worker process (fusion_core.worker); the page submits a job and only polls
+the run store (fusion_core.jobs.job_state). While a run is queued or
 running, `live_run` draws it inside a fragment that reruns every `POLL_SECONDS` and asks the store
 for the metric rows added since its last poll (kept per visitor in st.session_state). When the run
 ends, the fragment asks for one full rerun, after which the page draws the run statically (no more
@@ -15,10 +16,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from fusion_core import jobs
 from fusion_core.data import DataError
 from ui.charts import confusion_figure, curves_figure, gain_sentence, misclassified_gallery, results_table
 from ui.i18n import register, t
-from ui.state import get_mnist, get_runner, get_store
+from ui.state import get_mnist, get_store
 from ui.text import safe
 
 register(
@@ -67,9 +69,6 @@ POLL_SECONDS = 0.5
 GALLERY_SIZE = 24
 GALLERY_COLUMNS = 8
 X_AXES = ("step", "seen", "epoch")
-
-
-# -- keeping Streamlit's clean-up away from the training thread --------------------------------------
 
 
 # -- which run is mine ------------------------------------------------------------------------------
@@ -160,7 +159,7 @@ def progress_text(progress: dict, epochs: int | None) -> str:
 
 
 def _stop(run_id: int, key: str) -> None:
-    get_runner().stop(run_id)
+    jobs.request_stop(get_store(), run_id)
     st.session_state[f"{key}_stopping"] = run_id
 
 
@@ -170,7 +169,7 @@ def _status_block(run_id: int, key: str, state: dict) -> None:
     stopping = st.session_state.get(f"{key}_stopping") == run_id
     bar_col, stop_col = st.columns([6, 1], vertical_alignment="bottom")
     if status == "queued":
-        ahead = [r for r in get_runner().active() if r < run_id]
+        ahead = [r for r in jobs.active_runs(get_store()) if r < run_id]
         notice = "live.queued" if len(ahead) == 1 else "live.queued_many"
         bar_col.info(t(notice, n=max(len(ahead), 1)), icon="⏳")
         bar_col.progress(0.0, text=t("live.queued_bar"))
@@ -213,7 +212,7 @@ def _charts(rows: list[dict], key: str) -> None:
 
 @st.fragment(run_every=POLL_SECONDS)
 def _poll(run_id: int, key: str) -> None:
-    state = get_runner().state(run_id)
+    state = jobs.job_state(get_store(), run_id)
     if state["status"] not in ACTIVE:
         st.rerun(scope="app")  # once: the page then draws the finished run without polling
     _status_block(run_id, key, state)
@@ -248,7 +247,7 @@ def live_run(run_id: int | None, key: str) -> str | None:
     if run_id is None:
         _charts([], key)
         return None
-    status = get_runner().state(run_id)["status"]
+    status = jobs.job_state(get_store(), run_id)["status"]
     if status in ACTIVE:
         _poll(run_id, key)
         return status

@@ -1,18 +1,36 @@
-"""Shared, cached resources: the run store, the job runner, the data set and the predictor.
+"""Shared, cached resources: the run store, the app's worker processes, the data set and the predictors.
 
 `st.cache_resource` makes one of each per server process, shared by every visitor; per-visitor
 state lives in `st.session_state`, initialised here in one place.
+
+Training never runs in this process: pages submit jobs to the store (fusion_core.jobs) and the
+workers started by `start_workers` train them.
 """
 
 from __future__ import annotations
 
-import functools
+import logging
 import os
+import sys
 
 import streamlit as st
 
+from fusion_core.executors import ExecutorError, executor_from_env
 from fusion_core.predictor_client import PredictorClient
 from fusion_core.store import RunStore, StoreError
+from fusion_core.worker_pool import MAX_JOBS_ENV, WorkerPool, parse_max_jobs, start_pool
+from ui.i18n import register
+
+register(
+    "en",
+    {
+        "sidebar.device_starting": "The training worker is starting…",
+    },
+)
+
+log = logging.getLogger(__name__)
+
+SPAWN_ENV = "FUSION_LAB_SPAWN_WORKERS"  # "0": start no workers (tests run their own)
 
 
 @st.cache_resource(show_spinner=False)
@@ -29,13 +47,42 @@ def get_store() -> RunStore:
         st.stop()
 
 
-@st.cache_resource(show_spinner=False)
-def get_runner():
-    from fusion_core.jobs import JobRunner
+def spawning_allowed() -> bool:
+    """Workers are started by a real `streamlit run` server only: never by AppTest or a bare import."""
+    if os.environ.get(SPAWN_ENV, "1").strip().lower() in ("0", "false", "no", "off"):
+        return False
+    return "streamlit.web.bootstrap" in sys.modules  # loaded by the streamlit command, not by AppTest
 
-    # One training job at a time on a small machine; more where there are cores to spare.
-    max_jobs = int(os.environ.get("FUSION_LAB_MAX_JOBS", "1"))
-    return JobRunner(get_store(), max_concurrent=max_jobs)
+
+@st.cache_resource(show_spinner=False)
+def _worker_pool() -> tuple[WorkerPool | None, str | None]:
+    count, problem = parse_max_jobs(os.environ.get(MAX_JOBS_ENV))
+    try:
+        executor_from_env()  # a misspelt FUSION_LAB_EXECUTOR would make every worker exit at once
+    except ExecutorError as exc:
+        problem = f"{problem} {exc}" if problem else str(exc)
+    if problem:
+        log.warning(problem)
+    pool = start_pool(count) if spawning_allowed() else None
+    return pool, problem
+
+
+def start_workers() -> str | None:
+    """Start this server's workers once (FUSION_LAB_MAX_JOBS of them); a message when the setting was bad."""
+    return _worker_pool()[1]
+
+
+def get_device() -> dict | None:
+    """{'backend', 'device', 'gpu'} as the workers report them (this process never imports Keras);
+    None while no worker has reported yet."""
+    for worker in get_store().list_workers():
+        if worker.get("device"):
+            return {
+                "backend": worker["backend"],
+                "device": worker["device"],
+                "gpu": "GPU" in worker["device"],
+            }
+    return None
 
 
 @st.cache_resource(show_spinner="Loading MNIST…")
@@ -44,18 +91,6 @@ def get_mnist():
     from fusion_core.data import load_mnist
 
     return load_mnist()
-
-
-@st.cache_resource(show_spinner=False)
-def get_device() -> dict:
-    return _device_info()
-
-
-@functools.cache
-def _device_info() -> dict:
-    # Asked of the prediction process (the server never imports Keras), once per server process:
-    # the answer never changes, and a cleared resource cache should not start a process for it.
-    return get_predictor().device_info()
 
 
 PREDICTOR_ROLES = ("draw", "labs")

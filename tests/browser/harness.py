@@ -68,6 +68,7 @@ class AppServer:
         env["FUSION_LAB_HOME"] = str(self.home)
         env["TF_CPP_MIN_LOG_LEVEL"] = "3"
         env["PYTHONUNBUFFERED"] = "1"
+        env["FUSION_LAB_SPAWN_WORKERS"] = "1"  # a real server starts its workers (tests/conftest.py: 0)
         cmd = [
             sys.executable, "-m", "streamlit", "run", "app.py",
             "--server.headless", "true",
