@@ -27,6 +27,12 @@ MIN_TRAIN_SIZE = 100
 MAX_LAYERS = 8
 MIN_UNITS, MAX_UNITS = 8, 2048
 MAX_MEMBERS = 10
+# The member kinds (the registry's entries, the article's MLP first) and the settings of the two
+# that are not the MLP: a convolutional network's first filters, its dense head; an LSTM's width.
+MEMBER_KINDS = registry.MEMBER_KIND_NAMES
+MIN_FILTERS, MAX_FILTERS = 4, 64
+MAX_CNN_DENSE_LAYERS = 2  # the dense head after the convolutions
+MAX_LSTM_LAYERS, MAX_LSTM_UNITS = 2, 512  # an LSTM's time per epoch grows with units squared
 
 
 class ConfigError(ValueError):
@@ -59,13 +65,36 @@ def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
 
 @dataclass
 class MemberConfig:
-    """One stacked network: y = f(W1 x + b1), z = f(W2 y + b2), ..., softmax."""
+    """One member network. The article's stacked network (kind 'mlp'): y = f(W1 x + b1), ..., softmax.
 
-    hidden_layers: int = 2  # number of hidden Dense layers, 1 to 8
+    kind 'cnn': two convolution + pooling blocks (`filters`, then twice as many) read the 28x28
+    image, then `hidden_layers` Dense layers of `hidden_units`. kind 'lstm': `hidden_layers`
+    stacked LSTMs of `hidden_units` read the image row by row, top to bottom. `MemberConfig.of_kind`
+    gives each kind's default shape.
+    """
+
+    hidden_layers: int = 2  # hidden Dense layers (mlp, cnn's head) or stacked LSTMs (lstm)
     hidden_units: int | list[int] = 512  # units for every layer, or one value per layer
     activation: str | list[str] = "relu"  # one activation for all layers, or one per layer
     dropout_rate: float = 0.0  # dropout after each hidden layer, 0 to <1
     l2: float = 0.0  # L2 weight decay on the kernels, 0 to 1
+    kind: str = "mlp"  # mlp, cnn or lstm (left out of to_dict when 'mlp': stored runs keep their key)
+    filters: int = 16  # cnn only: filters of the first convolution, 4 to 64 (the second has twice as many)
+
+    @classmethod
+    def of_kind(cls, kind: str, **overrides: Any) -> MemberConfig:
+        """A member of `kind` in its default shape (the sizes measured in docs/PERFORMANCE.md)."""
+        _check_choice("member.kind", kind, MEMBER_KINDS)
+        return cls(**{**KIND_DEFAULTS.get(kind, {}), "kind": kind, **overrides})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plain dict, without the settings this kind does not use (an MLP's dict has no `kind`)."""
+        data = asdict(self)
+        if self.kind == "mlp":
+            del data["kind"]
+        if self.kind != "cnn":
+            del data["filters"]
+        return data
 
     def units_per_layer(self) -> list[int]:
         if isinstance(self.hidden_units, list):
@@ -101,7 +130,25 @@ class MemberConfig:
             _check_choice(f"{prefix}.activation", acts, ACTIVATIONS)
         _check_float(f"{prefix}.dropout_rate", self.dropout_rate, 0.0, 0.95)
         _check_float(f"{prefix}.l2", self.l2, 0.0, 1.0)
+        _check_choice(f"{prefix}.kind", self.kind, MEMBER_KINDS)
+        if self.kind == "cnn":
+            _check_int(f"{prefix}.filters", self.filters, MIN_FILTERS, MAX_FILTERS)
+            _check_int(f"{prefix}.hidden_layers (of a cnn's dense head)", self.hidden_layers, 1,
+                       MAX_CNN_DENSE_LAYERS)  # fmt: skip
+        elif self.kind == "lstm":
+            _check_int(f"{prefix}.hidden_layers (stacked LSTMs)", self.hidden_layers, 1, MAX_LSTM_LAYERS)
+            for i, u in enumerate(self.units_per_layer()):
+                _check_int(f"{prefix}.hidden_units[{i}] (of an lstm)", u, MIN_UNITS, MAX_LSTM_UNITS)
         return self
+
+
+# Each kind's default shape: a CNN conv5x5(16)-pool-conv5x5(32)-pool-Dense 128, an LSTM(64) over
+# the 28 rows; measured at 1.8x and 1.4x the article's MLP per epoch (docs/PERFORMANCE.md).
+KIND_DEFAULTS: dict[str, dict[str, Any]] = {
+    "mlp": {},
+    "cnn": {"hidden_layers": 1, "hidden_units": 128, "filters": 16},
+    "lstm": {"hidden_layers": 1, "hidden_units": 64, "activation": "tanh"},
+}
 
 
 @dataclass
@@ -183,9 +230,17 @@ class RunConfig:
                 m.validate(f"members[{i}]")
         return self
 
+    def kinds(self) -> list[str]:
+        """Each member's kind, in order: ['mlp', 'cnn', 'lstm']."""
+        return [m.kind for m in self.member_configs()]
+
     # -- round trip ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["member"] = self.member.to_dict()
+        if self.members is not None:
+            data["members"] = [m.to_dict() for m in self.members]
+        return data
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -215,11 +270,14 @@ class RunConfig:
         return cls.from_dict(json.loads(text))
 
     def describe(self) -> str:
-        """A short human label, e.g. 'parallel x5 (soft), 2x512 relu'."""
+        """A short human label, e.g. 'parallel x5 (soft), 2x512 relu', 'parallel x3 (soft), mlp+cnn+lstm'."""
         m = self.member
         arch = f"{m.hidden_layers}x{m.units_per_layer()[0]} {m.activations_per_layer()[0]}"
+        if m.kind != "mlp":
+            arch = f"{m.kind} {arch}"
         if self.members is not None:
-            arch = "mixed members"
+            kinds = self.kinds()
+            arch = "+".join(kinds) if len(set(kinds)) > 1 else "mixed members"
         if self.fusion.type == "single":
             return f"single, {arch}"
         bag = ", bagging" if self.fusion.bootstrap else ""
@@ -240,28 +298,50 @@ def _build(cls: type, data: Any, prefix: str):
     return cls(**data)
 
 
+def parse_kinds(kinds: str | list[str] | tuple[str, ...]) -> list[str]:
+    """'mlp,cnn,lstm' (or a list) -> ['mlp', 'cnn', 'lstm'], each checked against MEMBER_KINDS."""
+    names = [k.strip() for k in kinds.split(",")] if isinstance(kinds, str) else list(kinds)
+    if not names or not all(isinstance(k, str) and k in MEMBER_KINDS for k in names):
+        allowed = ", ".join(repr(k) for k in MEMBER_KINDS)
+        raise ConfigError("kinds", kinds, f"one or more of {allowed}, separated by commas")
+    return names
+
+
 def make_config(
     fusion_type: str = "single",
     num_members: int | None = None,
     rule: str | None = None,
+    kinds: str | list[str] | None = None,
     **overrides: Any,
 ) -> RunConfig:
     """A validated RunConfig from a few common choices.
 
-    `overrides` may name any MemberConfig or TrainConfig field (e.g. hidden_layers=3, epochs=1)
-    or FusionConfig's bootstrap / meta_units / stacking_holdout.
+    `kinds` gives each member's kind ('mlp,cnn,lstm'; its length sets the number of members), or
+    one kind for every member. Each member starts from its kind's default shape.
+    `overrides` may name any MemberConfig or TrainConfig field (e.g. hidden_layers=3, epochs=1),
+    applied to every member, or FusionConfig's bootstrap / meta_units / stacking_holdout.
     """
+    if kinds is None and "kind" in overrides:  # one kind for every member, as a MemberConfig field
+        kinds = [overrides.pop("kind")]
+    kind_list = parse_kinds(kinds) if kinds is not None else ["mlp"]
     if num_members is None:
-        num_members = 1 if fusion_type == "single" else 3
+        num_members = len(kind_list) if len(kind_list) > 1 else 1 if fusion_type == "single" else 3
+    if len(kind_list) > 1 and len(kind_list) != num_members:
+        raise ConfigError("kinds", ",".join(kind_list), f"one kind, or one per member ({num_members})")
     if rule is None:
         rule = FUSION_RULES.get(fusion_type, ("none",))[0]
     cfg = RunConfig(fusion=FusionConfig(type=fusion_type, num_members=num_members, rule=rule))
-    member_fields = {f.name for f in fields(MemberConfig)}
+    member_fields = {f.name for f in fields(MemberConfig)} - {"kind"}
     train_fields = {f.name for f in fields(TrainConfig)}
     fusion_fields = {f.name for f in fields(FusionConfig)} - {"type", "num_members", "rule"}
+    member_overrides = {k: v for k, v in overrides.items() if k in member_fields}
+    shapes = [MemberConfig.of_kind(k, **member_overrides) for k in kind_list]
+    cfg.member = shapes[0]
+    if len(set(kind_list)) > 1:  # identical kinds stay one shared member: the same stored key
+        cfg.members = shapes
     for key, value in overrides.items():
         if key in member_fields:
-            setattr(cfg.member, key, value)
+            continue
         elif key in train_fields:
             setattr(cfg.training, key, value)
         elif key in fusion_fields:

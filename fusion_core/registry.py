@@ -83,6 +83,7 @@ class MemberKind:
     """
 
     name: ClassVar[str]
+    cost_ratio: ClassVar[float] = 1.0  # its default shape's epoch time over the article's MLP's
 
     def layer_params(self, member: MemberConfig, input_dim: int) -> list[int]:
         """Weights plus biases of each layer that has any, the softmax layer last."""
@@ -94,6 +95,24 @@ class MemberKind:
     def feature_width(self, member: MemberConfig) -> int:
         """The width of the last hidden representation (what a feature head reads)."""
         raise NotImplementedError
+
+    def macs(self, member: MemberConfig) -> int:
+        """Multiply-adds of one forward pass over one image."""
+        return self.count_params(member)
+
+    def training_work(self, member: MemberConfig, input_dim: int = INPUT_DIM) -> float:
+        """What one image costs to train, in parameters of a Dense network that costs as much.
+
+        A Dense network's cost follows its parameters; convolutions and recurrences reuse their
+        weights at every position, so their cost is the measured `cost_ratio` of the default shape
+        (times the article's network), scaled by multiply-adds for other shapes.
+        """
+        if self.cost_ratio == 1.0:
+            return float(self.count_params(member, input_dim))
+        from fusion_core.config import MemberConfig as Config
+
+        reference = self.macs(Config.of_kind(self.name))
+        return self.cost_ratio * ARTICLE_PARAMS * self.macs(member) / reference
 
     def layer_labels(self, member: MemberConfig) -> list[str]:
         """A short label per `layer_params` entry, for the diagram: 'Dense 512 relu'."""
@@ -141,34 +160,271 @@ class MLP(MemberKind):
         return lines
 
     def build(self, inputs: Any, member: MemberConfig, index: int, seed: int) -> tuple[Any, Any]:
+        h = _dense_stack(inputs, member, member_name(index), seed)
+        return h, _softmax(h, member_name(index), seed)
+
+
+# The article's network (784-512-512-10): the unit in which other kinds' training cost is counted.
+ARTICLE_PARAMS = (INPUT_DIM + 1) * 512 + (512 + 1) * 512 + (512 + 1) * NUM_CLASSES
+IMAGE_SIDE = 28  # the image is 28 rows of 28 pixels
+KERNEL = 5  # a CNN's convolutions are 5x5 ("same" padding), each followed by a 2x2 max-pooling
+CONV_BLOCKS = 2  # `filters`, then 2 * `filters`
+
+
+def _dense_stack(h: Any, member: MemberConfig, prefix: str, seed: int) -> Any:
+    """The hidden Dense layers `member_<k>_dense_<i>` (each with its dropout), as in the article."""
+    import keras
+    from keras import layers
+
+    regularizer = keras.regularizers.L2(member.l2) if member.l2 > 0 else None
+    shape = zip(member.units_per_layer(), member.activations_per_layer(), strict=True)
+    for i, (units, activation) in enumerate(shape):
+        h = layers.Dense(
+            units,
+            activation=activation,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + i),
+            kernel_regularizer=regularizer,
+            name=f"{prefix}_dense_{i}",
+        )(h)
+        if member.dropout_rate > 0:
+            h = layers.Dropout(member.dropout_rate, seed=seed + 100 + i, name=f"{prefix}_drop_{i}")(h)
+    return h
+
+
+def _softmax(h: Any, prefix: str, seed: int) -> Any:
+    """The member's output: a 10-way softmax layer named `member_<k>`."""
+    import keras
+    from keras import layers
+
+    return layers.Dense(
+        NUM_CLASSES,
+        activation="softmax",
+        kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 99),
+        name=prefix,
+    )(h)
+
+
+def _image_and_extra(inputs: Any, prefix: str, shape: tuple[int, ...]) -> tuple[Any, Any]:
+    """The 784 pixels as an image of `shape`, and what a cascade stage reads besides (or None).
+
+    Built from Keras's own Reshape and Cropping1D layers (no Lambda), so a saved model loads in
+    safe mode; the extra values (the previous stage's answer) join the member's last layers.
+    """
+    from keras import layers
+
+    width = int(inputs.shape[-1])
+    if width == INPUT_DIM:
+        return layers.Reshape(shape, name=f"{prefix}_image")(inputs), None
+    values = layers.Reshape((width, 1), name=f"{prefix}_values")(inputs)
+    pixels = layers.Cropping1D((0, width - INPUT_DIM), name=f"{prefix}_pixels")(values)
+    extra = layers.Cropping1D((INPUT_DIM, 0), name=f"{prefix}_extra_values")(values)
+    return layers.Reshape(shape, name=f"{prefix}_image")(pixels), layers.Flatten(name=f"{prefix}_extra")(
+        extra
+    )
+
+
+def _chained_answer(source: str) -> str | None:
+    """The previous stage's answer a chained member also reads ('z_k' -> 'p_{k-1}'), or None."""
+    if source in ("x", "z_1"):
+        return None
+    k = source.removeprefix("z_")
+    return f"p_{{{k}-1}}" if k == "k" else f"p_{{{int(k) - 1}}}"
+
+
+class CNN(MemberKind):
+    """A small convolutional network: conv5x5(f)-pool-conv5x5(2f)-pool, then a Dense head, softmax.
+
+    Default shape (conv 16, conv 32, Dense 128): one epoch measured at 1.8x the article's MLP on
+    two CPU cores with TensorFlow (docs/PERFORMANCE.md).
+    """
+
+    name = "cnn"
+    cost_ratio = 1.8  # its default shape's epoch over the article's MLP's, measured
+
+    def conv_filters(self, member: MemberConfig) -> list[int]:
+        return [member.filters * 2**i for i in range(CONV_BLOCKS)]
+
+    def flat_width(self, member: MemberConfig) -> int:
+        side = IMAGE_SIDE // 2**CONV_BLOCKS
+        return side * side * self.conv_filters(member)[-1]
+
+    def layer_params(self, member: MemberConfig, input_dim: int) -> list[int]:
+        channels = [1, *self.conv_filters(member)]
+        convs = [(KERNEL * KERNEL * c_in + 1) * c_out for c_in, c_out in pairwise(channels)]
+        extra = input_dim - INPUT_DIM
+        sizes = [self.flat_width(member) + extra, *member.units_per_layer(), NUM_CLASSES]
+        return convs + [(n_in + 1) * n_out for n_in, n_out in pairwise(sizes)]
+
+    def feature_width(self, member: MemberConfig) -> int:
+        return member.units_per_layer()[-1]
+
+    def layer_labels(self, member: MemberConfig) -> list[str]:
+        act = member.activations_per_layer()[0]
+        convs = [f"Conv {KERNEL}×{KERNEL}, {f} {act} + pool 2×2" for f in self.conv_filters(member)]
+        return convs + MLP().layer_labels(member)
+
+    def macs(self, member: MemberConfig) -> int:
+        """Multiply-adds per image: the convolutions dominate, the Dense head adds a little."""
+        side, channels, total = IMAGE_SIDE, 1, 0
+        for f in self.conv_filters(member):
+            total += side * side * KERNEL * KERNEL * channels * f
+            side, channels = side // 2, f
+        return total + sum(self.layer_params(member, INPUT_DIM)[CONV_BLOCKS:])
+
+    def formula(self, member: MemberConfig, *, sup: str, out: str, source: str, input_dims: str) -> list[str]:
+        act = member.activations_per_layer()[0]
+        side, channels = IMAGE_SIDE, 1
+        lines = [
+            rf"X{sup} &= \mathrm{{reshape}}_{{{side}\times {side}}}(x), &"
+            rf"X{sup} &\in \mathbb{{R}}^{{{side}\times {side}\times 1}}"
+        ]
+        prev = f"X{sup}"
+        for i, f in enumerate(self.conv_filters(member), start=1):
+            side //= 2
+            lines.append(
+                rf"H_{{{i}}}{sup} &= \mathrm{{maxpool}}_{{2\times 2}}\!\left(\mathrm{{{act}}}"
+                rf"\left(K_{{{i}}}{sup} * {prev} + b_{{{i}}}{sup}\right)\right), &"
+                rf"K_{{{i}}}{sup} &\in \mathbb{{R}}^{{{KERNEL}\times {KERNEL}\times {channels}\times {f}}},"
+                rf"\; H_{{{i}}}{sup} \in \mathbb{{R}}^{{{side}\times {side}\times {f}}}"
+            )
+            prev, channels = f"H_{{{i}}}{sup}", f
+        flat = f"\\mathrm{{vec}}({prev})"
+        extra = _chained_answer(source)
+        width = str(self.flat_width(member))
+        if extra is not None:
+            flat = f"[{flat};\\, {extra}]"
+            width = f"{width} + {NUM_CLASSES}"
+        mlp = MLP().formula(member, sup=sup, out=out, source=flat, input_dims=width)
+        # The Dense head's layers are numbered after the convolutions: W_3, W_4, ...
+        return lines + [_renumber(line, CONV_BLOCKS) for line in mlp]
+
+    def build(self, inputs: Any, member: MemberConfig, index: int, seed: int) -> tuple[Any, Any]:
         import keras
         from keras import layers
 
         prefix = member_name(index)
         regularizer = keras.regularizers.L2(member.l2) if member.l2 > 0 else None
-        h = inputs
-        shape = zip(member.units_per_layer(), member.activations_per_layer(), strict=True)
+        h, extra = _image_and_extra(inputs, prefix, (IMAGE_SIDE, IMAGE_SIDE, 1))
+        act = member.activations_per_layer()[0]
+        for i, filters in enumerate(self.conv_filters(member)):
+            h = layers.Conv2D(
+                filters,
+                KERNEL,
+                padding="same",
+                activation=act,
+                kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 200 + i),
+                kernel_regularizer=regularizer,
+                name=f"{prefix}_conv_{i}",
+            )(h)
+            h = layers.MaxPooling2D(2, name=f"{prefix}_pool_{i}")(h)
+            if member.dropout_rate > 0:
+                h = layers.Dropout(member.dropout_rate, seed=seed + 300 + i, name=f"{prefix}_conv_drop_{i}")(
+                    h
+                )
+        h = layers.Flatten(name=f"{prefix}_flatten")(h)
+        if extra is not None:
+            h = layers.Concatenate(name=f"{prefix}_join")([h, extra])
+        h = _dense_stack(h, member, prefix, seed)
+        return h, _softmax(h, prefix, seed)
+
+
+def _renumber(line: str, offset: int) -> str:
+    """'W_{1}' -> 'W_{3}' (and h_, b_): the MLP head's indices, after `offset` convolution blocks."""
+    return re.sub(r"([Whb])_\{(\d+)\}", lambda m: f"{m.group(1)}_{{{int(m.group(2)) + offset}}}", line)
+
+
+class LSTM(MemberKind):
+    """Reads the digit as a sequence: 28 rows of 28 pixels, top to bottom, through LSTM(units), softmax.
+
+    Default shape LSTM(64): one epoch measured at 1.4x the article's MLP on two CPU cores with
+    TensorFlow (LSTM(128): 1.9x), docs/PERFORMANCE.md.
+    """
+
+    name = "lstm"
+    cost_ratio = 1.4  # its default shape's epoch over the article's MLP's, measured
+
+    def layer_params(self, member: MemberConfig, input_dim: int) -> list[int]:
+        sizes = [IMAGE_SIDE, *member.units_per_layer()]
+        cells = [4 * (n_in * u + u * u + u) for n_in, u in pairwise(sizes)]
+        extra = input_dim - INPUT_DIM
+        return cells + [(sizes[-1] + extra + 1) * NUM_CLASSES]
+
+    def feature_width(self, member: MemberConfig) -> int:
+        return member.units_per_layer()[-1]
+
+    def layer_labels(self, member: MemberConfig) -> list[str]:
+        units = member.units_per_layer()
+        labels = [f"LSTM {u} over the {IMAGE_SIDE} rows" for u in units]
+        return labels + [f"Dense {NUM_CLASSES} softmax"]
+
+    def macs(self, member: MemberConfig) -> int:
+        """Multiply-adds per image: every cell runs once per row."""
+        return (
+            IMAGE_SIDE * sum(self.layer_params(member, INPUT_DIM)[:-1])
+            + self.layer_params(member, INPUT_DIM)[-1]
+        )
+
+    def formula(self, member: MemberConfig, *, sup: str, out: str, source: str, input_dims: str) -> list[str]:
+        units, acts = member.units_per_layer(), member.activations_per_layer()
+        u, act, n = units[0], acts[0], IMAGE_SIDE
+        gate = rf"W_{{\ast}}{sup} x_t + U_{{\ast}}{sup} h_{{t-1}}{sup} + b_{{\ast}}{sup}"
+        shapes = rf"\mathbb{{R}}^{{{u}\times {n}}},\; U_{{\ast}}{sup} \in \mathbb{{R}}^{{{u}\times {u}}}"
+        lines = [
+            rf"x_t &= \text{{row }} t \text{{ of the image}}, \; t = 1, \dots, {n}, &"
+            rf"x_t &\in \mathbb{{R}}^{{{n}}},\; h_0{sup} = c_0{sup} = 0",
+            rf"i_t, f_t, o_t &= \sigma\!\left({gate}\right) \text{{ for }} \ast = i, f, o, &"
+            rf"W_{{\ast}}{sup} &\in {shapes}",
+            rf"g_t &= \mathrm{{{act}}}\!\left({gate.replace(chr(92) + 'ast', 'g')}\right), &"
+            rf"W_g{sup} &\in {shapes.replace(chr(92) + 'ast', 'g')}",
+            rf"c_t{sup} &= f_t \odot c_{{t-1}}{sup} + i_t \odot g_t, \quad "
+            rf"h_t{sup} = o_t \odot \mathrm{{{act}}}(c_t{sup}), &"
+            rf"c_t{sup}, h_t{sup} &\in \mathbb{{R}}^{{{u}}}",
+        ]
+        last, width = rf"h_{{{n}}}{sup}", str(units[-1])
+        for i, (u_i, u_prev) in enumerate(zip(units[1:], units, strict=False), start=2):
+            lines.append(
+                rf"h^{{[{i}]}}_t &= \mathrm{{LSTM}}_{{{i}}}\!\left(h^{{[{i - 1}]}}_t\right), &"
+                rf"W_{{\ast}}^{{[{i}]}} &\in \mathbb{{R}}^{{{u_i}\times {u_prev}}}"
+            )
+            last = rf"h^{{[{i}]}}_{{{n}}}"
+        extra = _chained_answer(source)
+        if extra is not None:
+            last, width = f"[{last};\\, {extra}]", f"{width} + {NUM_CLASSES}"
+        lines.append(
+            rf"{out} &= \mathrm{{softmax}}\!\left(W_o{sup} {last} + b_o{sup}\right), &"
+            rf"W_o{sup} &\in \mathbb{{R}}^{{{NUM_CLASSES}\times {width}}}"
+        )
+        return lines
+
+    def build(self, inputs: Any, member: MemberConfig, index: int, seed: int) -> tuple[Any, Any]:
+        import keras
+        from keras import layers
+
+        prefix = member_name(index)
+        regularizer = keras.regularizers.L2(member.l2) if member.l2 > 0 else None
+        h, extra = _image_and_extra(inputs, prefix, (IMAGE_SIDE, IMAGE_SIDE))  # (rows, pixels per row)
+        shape = list(zip(member.units_per_layer(), member.activations_per_layer(), strict=True))
         for i, (units, activation) in enumerate(shape):
-            h = layers.Dense(
+            h = layers.LSTM(
                 units,
                 activation=activation,
+                return_sequences=i < len(shape) - 1,  # the last LSTM hands on its final state only
                 kernel_initializer=keras.initializers.GlorotUniform(seed=seed + i),
+                recurrent_initializer=keras.initializers.Orthogonal(seed=seed + 50 + i),
                 kernel_regularizer=regularizer,
-                name=f"{prefix}_dense_{i}",
+                name=f"{prefix}_lstm_{i}",
             )(h)
             if member.dropout_rate > 0:
                 h = layers.Dropout(member.dropout_rate, seed=seed + 100 + i, name=f"{prefix}_drop_{i}")(h)
-        probs = layers.Dense(
-            NUM_CLASSES,
-            activation="softmax",
-            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 99),
-            name=prefix,
-        )(h)
-        return h, probs
+        hidden = h
+        if extra is not None:
+            h = layers.Concatenate(name=f"{prefix}_join")([h, extra])
+        return hidden, _softmax(h, prefix, seed)
 
 
 DEFAULT_MEMBER_KIND = "mlp"
-MEMBER_KINDS: dict[str, MemberKind] = {kind.name: kind for kind in (MLP(),)}
+MEMBER_KINDS: dict[str, MemberKind] = {kind.name: kind for kind in (MLP(), CNN(), LSTM())}
+MEMBER_KIND_NAMES: tuple[str, ...] = tuple(MEMBER_KINDS)
 
 
 def member_kind(member: MemberConfig) -> MemberKind:
@@ -537,3 +793,12 @@ def parameter_counts(config: RunConfig) -> dict[str, int]:
     counts[FUSED] = entry.fusion_params(config.fusion, members)
     counts["total"] = sum(counts.values())
     return counts
+
+
+def training_work(config: RunConfig) -> float:
+    """What one training image costs the whole model, in Dense-parameter units (see
+    `MemberKind.training_work`); for a model of MLPs it is exactly its parameter count."""
+    entry = fusion_of(config)
+    members = config.member_configs()
+    work = sum(member_kind(m).training_work(m, entry.member_input_dim(k)) for k, m in enumerate(members))
+    return work + entry.fusion_params(config.fusion, members)

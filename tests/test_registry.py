@@ -20,7 +20,11 @@ from fusion_core.registry import FUSED, FUSIONS, MEMBER_KINDS, member_name
 pytestmark = pytest.mark.jax
 
 # A small member of every kind (the contract test trains one); a new kind adds its line here.
-SMALL_MEMBERS = {"mlp": MemberConfig(hidden_layers=2, hidden_units=8, dropout_rate=0.1)}
+SMALL_MEMBERS = {
+    "mlp": MemberConfig(hidden_layers=2, hidden_units=8, dropout_rate=0.1),
+    "cnn": MemberConfig.of_kind("cnn", filters=4, hidden_units=8, dropout_rate=0.1),
+    "lstm": MemberConfig.of_kind("lstm", hidden_layers=2, hidden_units=8, dropout_rate=0.1),
+}
 NUM_IMAGES = 32
 
 
@@ -128,11 +132,9 @@ def test_unknown_fusions_and_kinds_are_refused_with_the_value_received():
     with pytest.raises(ValueError, match=r"Received: type='parallel', rule='avg'"):
         registry.get_fusion("parallel", "avg")
 
-    class Odd(MemberConfig):
-        kind = "transformer"
-
-    with pytest.raises(ValueError, match=r"Expected one of 'mlp'\. Received: kind='transformer'"):
-        registry.member_kind(Odd())
+    odd = MemberConfig(kind="transformer")  # not validated: the registry still refuses it
+    with pytest.raises(ValueError, match=r"one of 'mlp', 'cnn', 'lstm'\. Received: kind='transformer'"):
+        registry.member_kind(odd)
 
 
 def test_output_names_parse_back():
@@ -196,3 +198,58 @@ def test_parameter_counts_follow_each_members_own_shape():
     assert counts[member_name(0)] == (784 + 1) * 8 + (8 + 1) * 10
     assert counts[member_name(1)] == (794 + 1) * 16 + (16 + 1) * 16 + (16 + 1) * 10  # it also reads p_1
     assert counts[FUSED] == 0 and counts["total"] == counts[member_name(0)] + counts[member_name(1)]
+
+
+# -- member kinds mixed in one model ----------------------------------------------------------------
+
+
+def mixed_config(fusion: registry.Fusion) -> RunConfig:
+    config = make_config(fusion.type, num_members=3, rule=fusion.rule, meta_units=8)
+    config.members = [SMALL_MEMBERS[kind] for kind in ("mlp", "cnn", "lstm")]
+    return config.validate()
+
+
+@pytest.mark.parametrize(
+    "fusion",
+    [registry.get_fusion("parallel", "feature"), registry.get_fusion("serial", "cascade")],
+    ids=lambda f: f.rule,
+)
+def test_mixed_kinds_keep_the_contract_where_members_read_more_or_give_features(fusion, images, tmp_path):
+    """A cascade's CNN and LSTM stages read the image and the previous answer; a feature head reads
+    a CNN's Dense head and an LSTM's last state."""
+    config = mixed_config(fusion)
+    check_contract(config, images, tmp_path)
+    assert "Conv 5×5, 4 relu" in architecture_dot_of(config) and "LSTM 8" in architecture_dot_of(config)
+
+
+def architecture_dot_of(config: RunConfig) -> str:
+    from ui.architecture import architecture_dot
+
+    return architecture_dot(config)
+
+
+def test_kind_formulas_write_convolutions_and_lstm_gates_with_real_shapes():
+    from ui.architecture import formula_latex
+
+    config = make_config("parallel", kinds="mlp,cnn,lstm")
+    latex = formula_latex(config)
+    assert r"K_{2}^{(2)} &\in \mathbb{R}^{5\times 5\times 16\times 32}" in latex  # conv 16 -> 32
+    assert r"W_{3}^{(2)} &\in \mathbb{R}^{128\times 1568}" in latex  # 7 x 7 x 32 flattened
+    assert r"c_t^{(3)} &= f_t \odot c_{t-1}^{(3)} + i_t \odot g_t" in latex
+    assert r"U_{\ast}^{(3)} \in \mathbb{R}^{64\times 64}" in latex and r"\mathbb{R}^{64\times 28}" in latex
+    chained = formula_latex(make_config("serial", rule="cascade", kinds="cnn,lstm"))
+    assert r"[\mathrm{vec}(H_{2}^{(1)});\, " not in chained  # stage 1 reads the image only
+    assert r"[h_{28}^{(2)};\, p_{1}]" in chained  # stage 2 also reads stage 1's answer
+
+
+def test_default_kind_shapes_have_the_measured_sizes_and_costs():
+    cnn, lstm = MemberConfig.of_kind("cnn"), MemberConfig.of_kind("lstm")
+    # conv5x5(16), conv5x5(32), Dense 128 on 7x7x32, softmax; LSTM(64) over rows of 28, softmax.
+    assert registry.member_kind(cnn).count_params(cnn) == 416 + 12_832 + 200_832 + 1_290
+    assert registry.member_kind(lstm).count_params(lstm) == 4 * (28 * 64 + 64 * 64 + 64) + 650
+    mlp = MemberConfig()
+    assert registry.member_kind(mlp).training_work(mlp) == registry.ARTICLE_PARAMS
+    assert registry.member_kind(cnn).training_work(cnn) == pytest.approx(1.8 * registry.ARTICLE_PARAMS)
+    assert registry.member_kind(lstm).training_work(lstm) == pytest.approx(1.4 * registry.ARTICLE_PARAMS)
+    wider = MemberConfig.of_kind("lstm", hidden_units=128)
+    assert registry.member_kind(wider).training_work(wider) > 3 * registry.ARTICLE_PARAMS  # units squared
