@@ -13,7 +13,16 @@ import sqlite3
 import sys
 from collections.abc import Sequence
 
-from fusion_core.config import ACTIVATIONS, FUSION_RULES, FUSION_TYPES, OPTIMIZERS, ConfigError, make_config
+from fusion_core.config import (
+    ACTIVATIONS,
+    FUSION_RULES,
+    FUSION_TYPES,
+    MEMBER_KINDS,
+    OPTIMIZERS,
+    ConfigError,
+    make_config,
+    parse_kinds,
+)
 from fusion_core.executors import ExecutorError, executor_name
 from fusion_core.ray_executor import RayUnavailable
 from fusion_core.store import StoreError
@@ -45,12 +54,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train one run on MNIST and store it")
     all_rules = sorted({r for rules in FUSION_RULES.values() for r in rules})
-    train.add_argument("--fusion", choices=FUSION_TYPES, default="single")
+    several = "default: single, or parallel for several members"
+    train.add_argument("--fusion", choices=FUSION_TYPES, default=None, help=several)
     train.add_argument("--members", type=int, default=None, help="number of members (1 to 10)")
     train.add_argument("--rule", choices=all_rules, default=None, help="fusion rule (depends on --fusion)")
-    train.add_argument("--layers", type=int, default=2, help="hidden layers per member")
-    train.add_argument("--units", type=int, default=512, help="units per hidden layer")
-    train.add_argument("--activation", choices=ACTIVATIONS, default="relu")
+    train.add_argument(
+        "--kinds",
+        default=None,
+        help=f"member kinds, one per member or one for all: {','.join(MEMBER_KINDS)} (default: mlp)",
+    )
+    train.add_argument("--filters", type=int, default=None, help="a cnn's first convolution filters (16)")
+    # Layer settings left unset keep each kind's own default shape (mlp: 2x512 relu).
+    train.add_argument("--layers", type=int, default=None, help="hidden layers per member")
+    train.add_argument("--units", type=int, default=None, help="units per hidden layer")
+    train.add_argument("--activation", choices=ACTIVATIONS, default=None)
     train.add_argument("--dropout", type=float, default=0.0)
     train.add_argument("--l2", type=float, default=0.0)
     train.add_argument("--bagging", action="store_true", help="each member trains on a bootstrap resample")
@@ -88,13 +105,19 @@ def _say(text: str, as_json: bool) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    kinds = parse_kinds(args.kinds) if args.kinds is not None else None
+    fusion = args.fusion
+    if fusion is None:  # several members asked for without a fusion: the plain vote
+        several = (args.members or 1) > 1 or len(kinds or ()) > 1
+        fusion = "parallel" if several else "single"
+    shape = {"hidden_layers": args.layers, "hidden_units": args.units, "activation": args.activation}
+    shape["filters"] = args.filters
     config = make_config(
-        args.fusion,
+        fusion,
         num_members=args.members,
         rule=args.rule,
-        hidden_layers=args.layers,
-        hidden_units=args.units,
-        activation=args.activation,
+        kinds=kinds,
+        **{key: value for key, value in shape.items() if value is not None},
         dropout_rate=args.dropout,
         l2=args.l2,
         bootstrap=args.bagging,
@@ -146,6 +169,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         "run_id": run_id,
         "status": status,
         "config": config.describe(),
+        "kinds": {f"member_{k}": kind for k, kind in enumerate(config.kinds())},
         "test_accuracy": {k: round(v["test_accuracy"], 4) for k, v in results["series"].items()},
         "params": {k: v["params"] for k, v in results["series"].items()},
         "params_total": results["params_total"],
@@ -158,7 +182,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
     else:
         for name, acc in summary["test_accuracy"].items():
-            print(f"  {name:<9} test accuracy {acc:.4f}  ({summary['params'][name]:,} parameters)")
+            kind = summary["kinds"].get(name, "")
+            print(f"  {name:<9} {kind:<4} test accuracy {acc:.4f}  ({summary['params'][name]:,} parameters)")
         print(f"  {timings['seconds_per_epoch']:.2f} s per epoch on {run['device']} ({run['backend']})")
         print(f"  stored as run {run_id} ({status})")
     return 0
