@@ -9,6 +9,7 @@ that passes every check becomes a run, with its file at the run's own path.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
@@ -16,8 +17,13 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from fusion_core import registry
 from fusion_core.config import (
+    MAX_CNN_DENSE_LAYERS,
+    MAX_FILTERS,
     MAX_LAYERS,
+    MAX_LSTM_LAYERS,
+    MAX_LSTM_UNITS,
     MAX_MEMBERS,
     MAX_UNITS,
     ConfigError,
@@ -33,16 +39,24 @@ NUM_CLASSES = 10
 # Per member: its hidden Dense and Dropout layers, its output and up to four fusion helpers.
 MAX_DECLARED_LAYERS = MAX_MEMBERS * (2 * MAX_LAYERS + 5) + 10
 MAX_CONFIG_BYTES = 2 * 1024 * 1024  # the largest Fusion Lab config.json is about 200 KB
-# The layers Fusion Lab builds its networks from (fusion_core.models and fusion_core.layers).
+# The layers Fusion Lab builds its networks from (fusion_core.models and fusion_core.layers; the
+# CNN and LSTM members' in fusion_core.registry).
 LAYER_CLASSES = ("InputLayer", "Dense", "Dropout", "Concatenate", "Average", "Identity", "StopGradient",
-                 "HardVote", "WeightedAverage")  # fmt: skip
+                 "HardVote", "WeightedAverage", "Reshape", "Cropping1D", "Conv2D", "MaxPooling2D",
+                 "Flatten", "LSTM")  # fmt: skip
 
 
 def _max_parameters() -> int:
     """The most parameters a valid config can have: every member at the limits, the widest fusion."""
     widest_input = 784 + NUM_CLASSES  # a cascade stage sees the image and the previous answer
-    member = widest_input * MAX_UNITS + (MAX_LAYERS - 1) * MAX_UNITS**2 + MAX_UNITS * NUM_CLASSES
-    member += MAX_LAYERS * MAX_UNITS + NUM_CLASSES  # biases
+    largest = (
+        MemberConfig(hidden_layers=MAX_LAYERS, hidden_units=MAX_UNITS),
+        MemberConfig.of_kind(
+            "cnn", filters=MAX_FILTERS, hidden_layers=MAX_CNN_DENSE_LAYERS, hidden_units=MAX_UNITS
+        ),
+        MemberConfig.of_kind("lstm", hidden_layers=MAX_LSTM_LAYERS, hidden_units=MAX_LSTM_UNITS),
+    )
+    member = max(registry.member_kind(m).count_params(m, widest_input) for m in largest)
     hybrid = (784 + NUM_CLASSES * MAX_MEMBERS) * MAX_UNITS + MAX_UNITS * (NUM_CLASSES + 1) + NUM_CLASSES
     feature = MAX_MEMBERS * MAX_UNITS * NUM_CLASSES + NUM_CLASSES
     return MAX_MEMBERS * member + max(hybrid, feature)
@@ -89,23 +103,38 @@ def infer_config(model) -> RunConfig:
     return config.validate()
 
 
+def _member_layers(model, index: int, role: str) -> list:
+    """Member `index`'s layers named member_<index>_<role>_<i>, in order of i."""
+    found = [layer for layer in model.layers if re.fullmatch(rf"member_{index}_{role}_\d+", layer.name)]
+    return sorted(found, key=lambda layer: int(layer.name.rsplit("_", 1)[1]))
+
+
+def _activation_name(layer) -> str:
+    act = layer.get_config()["activation"]
+    return act if isinstance(act, str) else act.get("config", {}).get("name", "relu")
+
+
 def _member_config(model, index: int) -> MemberConfig:
-    dense = sorted(
-        (layer for layer in model.layers if re.fullmatch(rf"member_{index}_dense_\d+", layer.name)),
-        key=lambda layer: int(layer.name.rsplit("_", 1)[1]),
-    )
-    drops = [layer for layer in model.layers if re.fullmatch(rf"member_{index}_drop_\d+", layer.name)]
-    units = [int(layer.units) for layer in dense]
-    acts = [layer.get_config()["activation"] for layer in dense]
-    acts = [a if isinstance(a, str) else a.get("config", {}).get("name", "relu") for a in acts]
-    reg = dense[0].get_config().get("kernel_regularizer") if dense else None
+    """One member's config from its layers: convolutions make it a cnn, LSTMs an lstm, else an mlp."""
+    convs = _member_layers(model, index, "conv")
+    lstms = _member_layers(model, index, "lstm")
+    dense = _member_layers(model, index, "dense")
+    hidden = lstms or dense  # the layers that hidden_layers / hidden_units describe
+    drops = _member_layers(model, index, "drop") + _member_layers(model, index, "conv_drop")
+    units = [int(layer.units) for layer in hidden]
+    acts = [_activation_name(layer) for layer in hidden]
+    first = (convs or hidden or [None])[0]
+    reg = first.get_config().get("kernel_regularizer") if first is not None else None
     l2 = float((reg or {}).get("config", {}).get("l2", 0.0)) if isinstance(reg, dict) else 0.0
+    kind = "cnn" if convs else "lstm" if lstms else "mlp"
+    extra = {"kind": kind, "filters": int(convs[0].filters)} if convs else {"kind": kind}
     return MemberConfig(
-        hidden_layers=max(1, len(dense)),
+        hidden_layers=max(1, len(hidden)),
         hidden_units=units[0] if len(set(units)) == 1 else units,
         activation=acts[0] if len(set(acts)) == 1 else acts,
         dropout_rate=float(drops[0].rate) if drops else 0.0,
         l2=round(l2, 8),
+        **extra,
     )
 
 
@@ -201,33 +230,71 @@ def _check_declared_layer(layer: dict[str, Any]) -> None:
 
 
 def _declared_parameters(layers: list[dict[str, Any]]) -> int:
-    """Parameters of the declared graph, from its wiring (widths propagate from the 784-pixel input).
+    """Parameters of the declared graph, from its wiring (shapes propagate from the 784-pixel input).
 
     Declared tensor shapes are not trusted: Keras rebuilds the graph from the wiring, so that is
     what decides the size of every weight matrix it allocates.
     """
-    widths: dict[str, int] = {}
+    shapes: dict[str, tuple[int, ...]] = {}
     total = 0
     for layer in layers:
         cfg, kind = layer["config"], str(layer.get("class_name"))
         name = str(layer.get("name", cfg.get("name")))
         sources = list(_inbound_layers(layer.get("inbound_nodes")))
-        unknown = [s for s in sources if s not in widths]
+        unknown = [s for s in sources if s not in shapes]
         if unknown:
             raise NotAFusionModel(f"its layer {name!r} takes its input from an unknown layer {unknown[0]!r}")
-        inputs = [widths[s] for s in sources]
-        if kind == "InputLayer":
-            widths[name] = 784
-        elif kind == "Dense":
-            units = int(cfg.get("units") or 0)
-            total += sum(inputs) * units + units
-            widths[name] = units
-        elif kind == "Concatenate":
-            widths[name] = sum(inputs)
-        else:  # element-wise: dropout, averages, votes, identity
-            widths[name] = max(inputs, default=0)
-            total += len(inputs) if kind == "WeightedAverage" else 0
+        try:
+            shapes[name], params = _declared_layer(kind, cfg, [shapes[s] for s in sources])
+            if any(d < 1 for d in shapes[name]) and kind != "InputLayer" and sources:
+                raise ValueError("an empty tensor")
+        except (TypeError, ValueError, IndexError, KeyError, ZeroDivisionError):
+            raise NotAFusionModel(f"its layer {name!r} declares a shape Fusion Lab never builds") from None
+        total += params
     return total
+
+
+def _declared_layer(
+    kind: str, cfg: dict[str, Any], inputs: list[tuple[int, ...]]
+) -> tuple[tuple[int, ...], int]:
+    """(output shape without the batch axis, parameters) of one declared layer on these inputs."""
+    first = inputs[0] if inputs else (0,)
+    if kind == "InputLayer":
+        return (784,), 0
+    if kind == "Dense":
+        units = int(cfg.get("units") or 0)
+        return (*first[:-1], units), sum(s[-1] for s in inputs) * units + units
+    if kind == "Concatenate":
+        return (*first[:-1], sum(s[-1] for s in inputs)), 0
+    if kind == "Reshape":
+        target = tuple(int(d) for d in cfg["target_shape"])
+        if any(d < 1 for d in target) or math.prod(target) != math.prod(first):
+            raise ValueError("a reshape to another number of values")
+        return target, 0
+    if kind == "Flatten":
+        return (math.prod(first),), 0
+    if kind == "Cropping1D":
+        start, end = (int(c) for c in cfg["cropping"])
+        return (first[0] - start - end, *first[1:]), 0
+    if kind == "Conv2D":
+        filters, (kh, kw) = int(cfg["filters"]), (int(k) for k in cfg["kernel_size"])
+        rows, cols, channels = first
+        if cfg.get("padding") != "same":
+            rows, cols = rows - kh + 1, cols - kw + 1
+        return (rows, cols, filters), kh * kw * channels * filters + filters
+    if kind == "MaxPooling2D":
+        (ph, pw), (sh, sw) = (
+            [int(v) for v in cfg.get(key) or cfg["pool_size"]] for key in ("pool_size", "strides")
+        )
+        rows, cols, channels = first
+        return ((rows - ph) // sh + 1, (cols - pw) // sw + 1, channels), 0
+    if kind == "LSTM":
+        units, n_in = int(cfg["units"]), first[-1]
+        shape = (first[0], units) if cfg.get("return_sequences") else (units,)
+        return shape, 4 * (n_in * units + units * units + units)
+    # element-wise: dropout, averages, votes, identity
+    widest = max(inputs, key=math.prod, default=(0,))
+    return widest, len(inputs) if kind == "WeightedAverage" else 0
 
 
 def _inbound_layers(node: Any):

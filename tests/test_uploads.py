@@ -229,6 +229,6 @@ def test_a_layer_fusion_lab_never_makes_is_refused(store):
     data = keras_bytes(build_model(small_config()))
 
     def convolve(config):
-        config["config"]["layers"][1]["class_name"] = "Conv2D"
+        config["config"]["layers"][1]["class_name"] = "Conv3D"
 
-    refused(store, with_config(data, convolve), "is a Conv2D")
+    refused(store, with_config(data, convolve), "is a Conv3D")
