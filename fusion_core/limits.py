@@ -20,7 +20,11 @@ Keras 3) with `fusion_core.train.train` on 54,000 real MNIST images, 2 epochs ea
 
 The first two give about 13 ms per step of fixed cost (validation points, callbacks, Python); the
 large network gives the arithmetic speed under load, 5.6e10 FLOP/s (1.8e11 on an idle machine).
-FLOPS below is the loaded figure, so estimates lean long. When the store holds finished runs,
+FLOPS below is the loaded figure, so estimates lean long. Convolutional and recurrent members reuse
+each weight at every position, so their parameters say little about their time: they count as
+`registry.training_work`, their kind's measured epoch time relative to the article's MLP (CNN 1.8x,
+LSTM 1.4x at their default shapes, docs/PERFORMANCE.md) scaled by multiply-adds for other shapes.
+When the store holds finished runs,
 `estimate` scales the model by the median of their measured / modelled ratios, so the figure
 follows the machine it runs on.
 """
@@ -35,7 +39,7 @@ from itertools import pairwise
 from typing import Any
 
 from fusion_core.config import MNIST_TRAIN_SIZE, ConfigError, RunConfig
-from fusion_core.registry import parameter_counts
+from fusion_core.registry import parameter_counts, training_work
 
 INPUT_DIM = 784
 NUM_CLASSES = 10
@@ -124,7 +128,7 @@ def model_seconds_per_epoch(config: RunConfig) -> float:
     """The uncalibrated time model of the module docstring."""
     images = training_images(config)
     steps = math.ceil(images / config.training.batch_size)
-    return 6 * parameter_count(config) * images / FLOPS + steps * SECONDS_PER_STEP
+    return 6 * training_work(config) * images / FLOPS + steps * SECONDS_PER_STEP
 
 
 def speed_factor(finished_runs: Iterable[dict[str, Any]]) -> tuple[float, int]:

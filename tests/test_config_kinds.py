@@ -83,3 +83,17 @@ def test_kinds_must_be_known_and_one_per_member():
         make_config("parallel", kinds="mlp,gru")
     with pytest.raises(ConfigError, match=r"one kind, or one per member \(4\)"):
         make_config("parallel", num_members=4, kinds="mlp,cnn")
+
+
+def test_the_time_estimate_counts_each_kind_at_its_measured_cost():
+    from fusion_core.limits import estimate, parameter_count
+
+    def epoch(kinds: str) -> float:
+        return estimate(make_config("single", kinds=kinds)).seconds_per_epoch
+
+    mlp, cnn, lstm = epoch("mlp"), epoch("cnn"), epoch("lstm")
+    fixed = estimate(make_config("single", kinds="mlp", hidden_units=8)).seconds_per_epoch  # mostly per-step
+    assert (cnn - fixed) / (mlp - fixed) == pytest.approx(1.8, rel=0.02)
+    assert (lstm - fixed) / (mlp - fixed) == pytest.approx(1.4, rel=0.02)
+    # A CNN has a third of the MLP's parameters yet costs more: parameters alone would say less.
+    assert parameter_count(make_config("single", kinds="cnn")) < parameter_count(make_config()) / 3
