@@ -83,6 +83,7 @@ class MemberKind:
     """
 
     name: ClassVar[str]
+    label: ClassVar[str]  # what the UI calls it: 'CNN'
     cost_ratio: ClassVar[float] = 1.0  # its default shape's epoch time over the article's MLP's
 
     def layer_params(self, member: MemberConfig, input_dim: int) -> list[int]:
@@ -130,7 +131,7 @@ class MemberKind:
 class MLP(MemberKind):
     """The article's stacked network: y = f(W1 x + b1), z = f(W2 y + b2), ..., softmax."""
 
-    name = "mlp"
+    name, label = "mlp", "MLP"
 
     def layer_params(self, member: MemberConfig, input_dim: int) -> list[int]:
         sizes = [input_dim, *member.units_per_layer(), NUM_CLASSES]
@@ -238,7 +239,7 @@ class CNN(MemberKind):
     two CPU cores with TensorFlow (docs/PERFORMANCE.md).
     """
 
-    name = "cnn"
+    name, label = "cnn", "CNN"
     cost_ratio = 1.8  # its default shape's epoch over the article's MLP's, measured
 
     def conv_filters(self, member: MemberConfig) -> list[int]:
@@ -340,7 +341,7 @@ class LSTM(MemberKind):
     TensorFlow (LSTM(128): 1.9x), docs/PERFORMANCE.md.
     """
 
-    name = "lstm"
+    name, label = "lstm", "LSTM"
     cost_ratio = 1.4  # its default shape's epoch over the article's MLP's, measured
 
     def layer_params(self, member: MemberConfig, input_dim: int) -> list[int]:

@@ -16,6 +16,7 @@ from ui.predict_ui import (
     format_accuracy,
     fused_test_accuracy,
     load_run_model,
+    member_kinds,
     model_picker_ui,
     predict_drawing,
     show_members,
@@ -154,7 +155,7 @@ def draw_and_predict() -> None:
             st.image(enlarge(pred.image, 5), caption=t("draw.seen"))
         with verdict:
             show_verdict(pred, key="draw")
-    show_members(pred, key="draw")
+    show_members(pred, key="draw", kinds=member_kinds(run))
 
 
 draw_and_predict()

@@ -27,8 +27,12 @@ def _start(preset: str) -> None:
 
 
 st.markdown(f"**{t('learn.start')}**")
-b1, b2, b3, _ = st.columns([3, 3, 2, 3])
-for column, preset, label, icon in ((b1, "article", "article", "🧱"), (b2, "parallel5", "parallel", "🤝")):
+b1, b2, b4, b3 = st.columns([3, 3, 3, 2])
+for column, preset, label, icon in (
+    (b1, "article", "article", "🧱"),
+    (b2, "parallel5", "parallel", "🤝"),
+    (b4, "mixed", "mixed", "🧩"),
+):
     help_text = t(f"learn.start_{label}_help")
     if column.button(
         t(f"learn.start_{label}"),
@@ -54,6 +58,14 @@ with text:
 with picture:
     st.graphviz_chart(t("learn.dot.block"))
     st.caption(t("learn.block.caption"))
+
+# -- other kinds of member -------------------------------------------------------------------------
+st.header(t("learn.kinds.header"))
+st.markdown(t("learn.kinds.body"))
+st.latex(tx.CONVOLUTION)
+st.markdown(t("learn.kinds.lstm"))
+st.latex(tx.LSTM_GATES)
+st.markdown(t("learn.kinds.mixed"))
 
 # -- the three families -----------------------------------------------------------------------------
 st.header(t("learn.families.header"))

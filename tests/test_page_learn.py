@@ -83,7 +83,7 @@ def test_start_buttons_hand_a_preset_to_the_train_page(button, preset):
     assert at.title[0].value != "Learn"  # now on the Train page
 
 
-@pytest.mark.parametrize("name", ["article", "parallel5", "quick"])
+@pytest.mark.parametrize("name", ["article", "parallel5", "quick", "mixed"])
 def test_presets_are_valid_configs(name):
     from ui.presets import PRESETS
 

@@ -20,6 +20,7 @@ register(
         "dot.total": "total",
         "dot.stage_n": "Stage {n}",
         "dot.dropout": "dropout {rate}",
+        "dot.member_kind": "{title} · {kind}",
         # Each fusion's box, in the words its registry entry gives.
         **{f.diagram_key: f.diagram for f in registry.FUSIONS},
     },
@@ -90,10 +91,13 @@ def architecture_dot(config: RunConfig) -> str:
         f'  output [shape=box, style="rounded,filled,bold", fillcolor="#F3F4F6", '
         f"label={_quoted(t('dot.output'))}];",
     ]
+    show_kinds = any(m.kind != registry.DEFAULT_MEMBER_KIND for m in members)
     for k, (member, n_in) in enumerate(zip(members, inputs, strict=True)):
         title = t("dot.stage_n" if cascade else "config.member_n", n=k + 1)
         if single:
             title = t("charts.series.network")
+        if show_kinds:  # a CNN or an LSTM in the model: every box says which kind it is
+            title = t("dot.member_kind", title=title, kind=registry.member_kind(member).label)
         colour = FUSED_COLOUR if single else member_colour(member_name(k))
         lines.append(_member_node(f"m{k}", title, member, n_in, colour))
     if single:

@@ -20,8 +20,13 @@ from fusion_core.config import (
     ACTIVATIONS,
     FUSION_RULES,
     FUSION_TYPES,
+    MAX_CNN_DENSE_LAYERS,
+    MAX_FILTERS,
     MAX_LAYERS,
+    MAX_LSTM_LAYERS,
+    MAX_LSTM_UNITS,
     MAX_MEMBERS,
+    MEMBER_KINDS,
     MNIST_TRAIN_SIZE,
     OPTIMIZERS,
     ConfigError,
@@ -72,6 +77,23 @@ register(
         "config.mode.alike": "All alike",
         "config.mode.each": "Edit each member",
         "config.member_n": "Member {n}",
+        "config.kind": "Member kind",
+        "config.kind.help": (
+            "MLP: the article's stacked Dense layers. CNN: convolutions that look at small patches of "
+            "the image, then Dense layers. LSTM: reads the digit row by row, top to bottom, and "
+            "remembers what it has seen."
+        ),
+        "config.kind.mlp": "MLP (stacked Dense layers)",
+        "config.kind.cnn": "CNN (convolutions)",
+        "config.kind.lstm": "LSTM (reads the rows)",
+        "config.filters": "Filters",
+        "config.filters.help": (
+            "Feature detectors of the first convolution (5×5 pixels each); the second has twice as many."
+        ),
+        "config.hidden_layers.cnn": "Dense layers after the convolutions",
+        "config.hidden_layers.lstm": "Stacked LSTMs",
+        "config.hidden_units.lstm": "LSTM units",
+        "config.hidden_units.lstm.help": "The size of the memory carried from one row to the next.",
         "config.hidden_layers": "Hidden layers",
         "config.hidden_layers.help": "Dense layers between the 784 pixels and the 10 outputs.",
         "config.hidden_units": "Units per layer",
@@ -107,6 +129,10 @@ register(
 )
 
 UNIT_OPTIONS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048)
+FILTER_OPTIONS = (4, 8, 16, 32, MAX_FILTERS)
+# The most layers and units each kind allows (the config's limits): the sliders stop there.
+KIND_MAX_LAYERS = {"mlp": MAX_LAYERS, "cnn": MAX_CNN_DENSE_LAYERS, "lstm": MAX_LSTM_LAYERS}
+KIND_MAX_UNITS = {"mlp": UNIT_OPTIONS[-1], "cnn": UNIT_OPTIONS[-1], "lstm": MAX_LSTM_UNITS}
 LEARNING_RATES = (1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
 BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024, 2048)
 TRAIN_SIZES = (100, 250, 500, 1000, 2000, 5000, 10_000, 30_000, MNIST_TRAIN_SIZE)
@@ -128,7 +154,7 @@ def format_number(value: float) -> str:
 PRESET_PARAM = "preset"
 # Query parameters that may override a preset's settings (?preset=quick&epochs=3): make_config's.
 OVERRIDE_PARAMS = frozenset(
-    {"fusion_type", "num_members", "rule"}
+    {"fusion_type", "num_members", "rule", "kinds"}
     | {f.name for f in fields(MemberConfig)}
     | {f.name for f in fields(TrainConfig)}
     | {f.name for f in fields(FusionConfig)} - {"type"}
@@ -169,6 +195,10 @@ def preset_config(
         return None
     if "fusion_type" in overrides:  # the preset's rule and size may not fit another type
         kwargs.pop("rule", None)
+        kwargs.pop("num_members", None)
+    if "kinds" in overrides or "kind" in overrides:  # the kinds asked for replace the preset's
+        kwargs.pop("kinds", None)
+        kwargs.pop("kind", None)
         kwargs.pop("num_members", None)
     return make_config(**{**kwargs, **overrides})
 
@@ -339,46 +369,70 @@ def _members_ui(key, base: RunConfig, num_members: int, compact: bool):
 
 
 def _member_widgets(key, base: MemberConfig) -> MemberConfig:
-    units0 = base.units_per_layer()[0]
-    act0 = base.activations_per_layer()[0]
+    """The kind, then that kind's settings. An MLP's widgets keep their plain keys; another kind's
+    have the kind in theirs ('train_cnn_hidden_units'), so each kind keeps its own settings."""
+    kind = st.selectbox(
+        t("config.kind"),
+        MEMBER_KINDS,
+        index=MEMBER_KINDS.index(base.kind),
+        format_func=lambda v: t(f"config.kind.{v}"),
+        key=key("kind"),
+        help=t("config.kind.help"),
+    )
+    start = base if base.kind == kind else MemberConfig.of_kind(kind)
+
+    def kind_key(name: str) -> str:
+        return key(name if kind == "mlp" else f"{kind}_{name}")
+
+    units0 = min(start.units_per_layer()[0], KIND_MAX_UNITS[kind])
+    act0 = start.activations_per_layer()[0]
+    filters = start.filters
+    if kind == "cnn":
+        filters = st.select_slider(
+            t("config.filters"),
+            _with(FILTER_OPTIONS, start.filters),
+            value=start.filters,
+            key=kind_key("filters"),
+            help=t("config.filters.help"),
+        )
     layers = st.slider(
-        t("config.hidden_layers"),
+        t("config.hidden_layers" if kind == "mlp" else f"config.hidden_layers.{kind}"),
         1,
-        MAX_LAYERS,
-        base.hidden_layers,
-        key=key("hidden_layers"),
+        KIND_MAX_LAYERS[kind],
+        min(start.hidden_layers, KIND_MAX_LAYERS[kind]),
+        key=kind_key("hidden_layers"),
         help=t("config.hidden_layers.help"),
     )
     units = st.select_slider(
-        t("config.hidden_units"),
-        _with(UNIT_OPTIONS, units0),
+        t("config.hidden_units.lstm" if kind == "lstm" else "config.hidden_units"),
+        [u for u in _with(UNIT_OPTIONS, units0) if u <= KIND_MAX_UNITS[kind]],
         value=units0,
-        key=key("hidden_units"),
-        help=t("config.hidden_units.help"),
+        key=kind_key("hidden_units"),
+        help=t("config.hidden_units.lstm.help" if kind == "lstm" else "config.hidden_units.help"),
     )
     activation = st.selectbox(
         t("config.activation"),
         ACTIVATIONS,
         index=ACTIVATIONS.index(act0),
-        key=key("activation"),
+        key=kind_key("activation"),
         help=t("config.activation.help"),
     )
     dropout = st.slider(
         t("config.dropout_rate"),
         0.0,
         0.9,
-        float(base.dropout_rate),
+        float(start.dropout_rate),
         0.05,
         format="%.2f",
-        key=key("dropout_rate"),
+        key=kind_key("dropout_rate"),
         help=t("config.dropout_rate.help"),
     )
     l2 = st.select_slider(
         t("config.l2"),
-        _with(L2_OPTIONS, base.l2),
-        value=base.l2,
+        _with(L2_OPTIONS, start.l2),
+        value=start.l2,
         format_func=format_number,
-        key=key("l2"),
+        key=kind_key("l2"),
         help=t("config.l2.help"),
     )
     return MemberConfig(
@@ -387,6 +441,8 @@ def _member_widgets(key, base: MemberConfig) -> MemberConfig:
         activation=activation,
         dropout_rate=round(float(dropout), 4),
         l2=float(l2),
+        kind=kind,
+        filters=int(filters),
     )
 
 

@@ -30,6 +30,7 @@ register(
         # shared
         "predict.member": "Member {k}",
         "predict.member_disagrees": "Member {k} says {digit}",
+        "predict.member_kind": "{title} · {kind}",
         "predict.fused": "Fusion: {digit} ({confidence:.0%} sure)",
         "predict.single": "The network says {digit} ({confidence:.0%} sure)",
         "predict.digit": "digit",
@@ -169,8 +170,22 @@ def show_verdict(pred: DrawPrediction, *, key: str) -> None:
         st.plotly_chart(probability_figure(pred.fused, headline, height=260), key=f"{key}_fused")
 
 
-def show_members(pred: DrawPrediction, *, key: str) -> None:
-    """One small chart per member, up to five a row; members that disagree with the fusion in red."""
+def member_kinds(run: dict | None) -> list[str]:
+    """Each member's kind label ('MLP', 'CNN', 'LSTM') from a stored run's config; [] when unreadable."""
+    from fusion_core.config import RunConfig
+    from fusion_core.registry import MEMBER_KINDS
+
+    try:
+        config = RunConfig.from_dict(dict((run or {}).get("config") or {}))
+        return [MEMBER_KINDS[kind].label for kind in config.kinds()]
+    except (ValueError, TypeError, KeyError):  # an old or damaged row: the bars go unlabelled
+        return []
+
+
+def show_members(pred: DrawPrediction, *, key: str, kinds: list[str] | None = None) -> None:
+    """One small chart per member, up to five a row; members that disagree with the fusion in red.
+
+    `kinds` (member_kinds of the run) labels each chart with its member's kind: 'Member 2 · CNN'."""
     if len(pred.members) < 2:
         return
     st.subheader(t("draw.members"))
@@ -186,9 +201,14 @@ def show_members(pred: DrawPrediction, *, key: str) -> None:
         for k in range(start, min(start + per_row, len(pred.members))):
             if k in wrong:
                 title = t("predict.member_disagrees", k=k + 1, digit=pred.member_digits[k])
+            else:
+                title = t("predict.member", k=k + 1)
+            if kinds and len(kinds) == len(pred.members):
+                title = t("predict.member_kind", title=title, kind=kinds[k])
+            if k in wrong:
                 fig = probability_figure(pred.members[k], title, color=RED, title_color=RED)
             else:
-                fig = probability_figure(pred.members[k], t("predict.member", k=k + 1))
+                fig = probability_figure(pred.members[k], title)
             with cols[k - start]:
                 st.plotly_chart(fig, key=f"{key}_member_{k}")
 

@@ -30,6 +30,11 @@ register(
         "learn.start_parallel_help": (
             "Five one-layer networks of 256 units whose probabilities are averaged (soft voting), 3 epochs."
         ),
+        "learn.start_mixed": "Mix an MLP, a CNN and an LSTM",
+        "learn.start_mixed_help": (
+            "Three different kinds of network vote (soft voting): the article's stacked network, a small "
+            "convolutional network and an LSTM that reads the digit row by row. 2 epochs on 10,000 images."
+        ),
         "learn.start_draw": "Draw a digit",
         "learn.start_draw_help": "Test a trained model on your own handwriting.",
         # the building block
@@ -43,6 +48,31 @@ register(
             "these probabilities and the true digit."
         ),
         "learn.block.caption": "Two hidden layers, as in the article: y and z are the hidden activations.",
+        # other kinds of member
+        "learn.kinds.header": "Other kinds of member: convolutions and recurrence",
+        "learn.kinds.body": (
+            "A member need not be a stacked network. A **CNN** (convolutional network) slides small "
+            "5×5 filters over the image, so the same detector of a stroke or a corner works wherever "
+            "the stroke is; pooling then keeps the strongest answer of each 2×2 patch. An **LSTM** "
+            "(long short-term memory, a recurrent network) is the article's answer for sequences and "
+            "time series. Here it reads the digit as a sequence: 28 rows of 28 pixels, top to bottom, "
+            "one row per step."
+        ),
+        "learn.kinds.lstm": (
+            "**What the recurrence carries from row to row.** After each row the LSTM keeps two "
+            "vectors: a memory $c_t$ and a summary $h_t$ of what it has seen so far. Reading the "
+            "next row, it decides with three gates how much of the old memory to keep (the *forget* "
+            "gate $f_t$), how much of the new row to write in (the *input* gate $i_t$) and how much "
+            "to show as its summary (the *output* gate $o_t$). So when it reaches the bottom of a 7 "
+            "it still remembers the flat bar it saw at the top, and the loop of a 9 seen in the "
+            "upper rows is still there when the straight tail comes. Only the last summary $h_{28}$, "
+            "after all 28 rows, goes to the softmax."
+        ),
+        "learn.kinds.mixed": (
+            "Members of different kinds tend to make different mistakes, and a vote only helps when "
+            "its members err differently. The ready-made **MLP + CNN + LSTM** experiment above "
+            "trains one of each and averages their probabilities."
+        ),
         # the three families
         "learn.families.header": "Three ways to fuse networks",
         "learn.families.body": (
@@ -181,4 +211,13 @@ WEIGHTED = r"p = \sum_{k=1}^{K} \operatorname{softmax}(v)_k \, p_k, \qquad v \in
 FEATURE = r"p = \operatorname{softmax}\big(W [h_1; h_2; \dots; h_K] + b\big)"
 CASCADE = r"p_1 = g_1(x), \qquad p_{k+1} = g_{k+1}([x; p_k]), \qquad p = p_K"
 STACKING = r"p = \operatorname{softmax}\big(W [p_1; p_2; \dots; p_K] + b\big)"
+CONVOLUTION = (
+    r"H = \operatorname{maxpool}_{2\times 2}\big(f(K * X + b)\big), \qquad "
+    r"(K * X)_{i,j} = \sum_{u,v=1}^{5} K_{u,v}\, X_{i+u,\, j+v}"
+)
+LSTM_GATES = (
+    r"\begin{aligned} i_t, f_t, o_t &= \sigma(W x_t + U h_{t-1} + b) \\ "
+    r"c_t &= f_t \odot c_{t-1} + i_t \odot \tanh(W_g x_t + U_g h_{t-1} + b_g) \\ "
+    r"h_t &= o_t \odot \tanh(c_t), \qquad t = 1, \dots, 28 \end{aligned}"
+)
 HYBRID = r"p = \operatorname{softmax}\Big(W_2 \, f\big(W_1 [x; p_1; \dots; p_K] + b_1\big) + b_2\Big)"
