@@ -85,6 +85,7 @@ class MemberKind:
     name: ClassVar[str]
     label: ClassVar[str]  # what the UI calls it: 'CNN'
     cost_ratio: ClassVar[float] = 1.0  # its default shape's epoch time over the article's MLP's
+    xla_on_cpu: ClassVar[bool] = True  # TensorFlow's XLA makes it faster on a CPU (bench/bench_kinds.py)
 
     def layer_params(self, member: MemberConfig, input_dim: int) -> list[int]:
         """Weights plus biases of each layer that has any, the softmax layer last."""
@@ -241,6 +242,9 @@ class CNN(MemberKind):
 
     name, label = "cnn", "CNN"
     cost_ratio = 1.8  # its default shape's epoch over the article's MLP's, measured
+    # Measured on 2 CPU cores with TensorFlow: an XLA-compiled epoch takes about 2x as long as a
+    # plain one (7.6x the MLP's instead of 1.9x); XLA runs convolutions as slowly as JAX does here.
+    xla_on_cpu = False
 
     def conv_filters(self, member: MemberConfig) -> list[int]:
         return [member.filters * 2**i for i in range(CONV_BLOCKS)]
@@ -794,6 +798,11 @@ def parameter_counts(config: RunConfig) -> dict[str, int]:
     counts[FUSED] = entry.fusion_params(config.fusion, members)
     counts["total"] = sum(counts.values())
     return counts
+
+
+def xla_on_cpu(config: RunConfig) -> bool:
+    """Whether TensorFlow's XLA speeds this model up on a CPU: not when it has a CNN member."""
+    return all(member_kind(m).xla_on_cpu for m in config.member_configs())
 
 
 def training_work(config: RunConfig) -> float:

@@ -21,6 +21,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from fusion_core import registry
 from fusion_core.config import RunConfig
 from fusion_core.device import device_info
 from fusion_core.models import FUSED, build_model, compile_model, member_name, output_names, uses_holdout
@@ -266,6 +267,8 @@ def train(
     steps = -(-n // tc.batch_size)
     if jit_compile is None:
         jit_compile = choose_jit_compile(steps * tc.epochs)
+        if jit_compile is True and not device_info()["gpu"] and not registry.xla_on_cpu(config):
+            jit_compile = False  # convolutions: XLA on a CPU is slower (fusion_core/registry.py CNN)
     model = compile_model(build_model(config), config, jit_compile=jit_compile)
     names = output_names(config)
     x_monitor, y_monitor = data.x_val[:monitor_size], data.y_val[:monitor_size]

@@ -97,3 +97,10 @@ def test_the_time_estimate_counts_each_kind_at_its_measured_cost():
     assert (lstm - fixed) / (mlp - fixed) == pytest.approx(1.4, rel=0.02)
     # A CNN has a third of the MLP's parameters yet costs more: parameters alone would say less.
     assert parameter_count(make_config("single", kinds="cnn")) < parameter_count(make_config()) / 3
+
+
+def test_tensorflow_skips_xla_on_a_cpu_only_for_models_with_a_cnn():
+    from fusion_core import registry
+
+    assert registry.xla_on_cpu(make_config("parallel", kinds="mlp,lstm"))
+    assert not registry.xla_on_cpu(make_config("parallel", kinds="mlp,cnn,lstm"))
