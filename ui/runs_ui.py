@@ -99,7 +99,10 @@ def _run_row(run: dict) -> dict[str, Any]:
     units = member.get("hidden_units")
     layers_ = member.get("hidden_layers")
     if config.get("members"):
-        arch = "mixed"
+        kinds = [m.get("kind", "mlp") for m in config["members"] if isinstance(m, dict)]
+        arch = "+".join(kinds) if len(set(kinds)) > 1 else "mixed"  # 'mlp+cnn+lstm'
+    elif member.get("kind") in ("cnn", "lstm"):
+        arch = f"{member['kind']} {layers_}×{units}"
     elif isinstance(units, list):
         arch = f"{layers_}×[{', '.join(map(str, units))}]"
     elif layers_ is not None and units is not None:
