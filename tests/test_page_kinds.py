@@ -89,3 +89,25 @@ def _show(pred) -> None:
     from ui.predict_ui import show_members
 
     show_members(pred, key="t", kinds=["MLP", "CNN", "LSTM"])
+
+
+def test_one_click_on_train_turns_the_controls_into_the_mixed_fusion():
+    at = open_page("train")
+    at.slider(key="train_epochs").set_value(7).run()
+    at.button(key="train_preset_mixed").click().run()
+    assert not at.exception, at.exception
+    diagram = dot(at)
+    assert all(t in diagram for t in ("Member 1 · MLP", "Member 2 · CNN", "Member 3 · LSTM"))
+    assert at.slider(key="train_epochs").value == 2  # the preset's, not the earlier 7
+    assert any("parallel x3 (soft), mlp+cnn+lstm · 2 epochs on 10,000 images" in c.value for c in at.caption)
+
+
+def test_the_runs_table_names_each_members_kind():
+    from ui.runs_ui import _run_row
+
+    def row(config) -> str:
+        run = {"id": 1, "name": "r", "status": "done", "kind": "train", "config": config.to_dict()}
+        return _run_row(run)["arch"]
+
+    assert row(make_config("parallel", kinds="mlp,cnn,lstm")) == "mlp+cnn+lstm"
+    assert row(make_config("single", kinds="cnn")) == "cnn 1×128" and row(make_config()) == "2×512"

@@ -86,6 +86,11 @@ register(
         "config.kind.mlp": "MLP (stacked Dense layers)",
         "config.kind.cnn": "CNN (convolutions)",
         "config.kind.lstm": "LSTM (reads the rows)",
+        "config.preset_mixed": "MLP + CNN + LSTM",
+        "config.preset_mixed.help": (
+            "One click: a soft vote of three different kinds of network, the article's stacked network, "
+            "a small CNN and an LSTM that reads the rows (2 epochs on 10,000 images)."
+        ),
         "config.filters": "Filters",
         "config.filters.help": (
             "Feature detectors of the first convolution (5×5 pixels each); the second has twice as many."
@@ -219,6 +224,18 @@ def requested_config(run_config: Mapping[str, Any] | None = None) -> RunConfig |
     return asked
 
 
+def use_preset(key_prefix: str, name: str) -> None:
+    """A button's callback: the controls start again from the ready-made experiment `name`.
+
+    The widgets' own state is dropped first, or it would win over the preset's values."""
+    from ui.presets import PRESETS
+
+    for key in [k for k in st.session_state if str(k).startswith(f"{key_prefix}_")]:
+        del st.session_state[key]
+    st.session_state["preset"] = dict(PRESETS[name])
+    st.session_state["preset_name"] = name
+
+
 def clear_preset_request() -> None:
     """Once a preset has been trained, the controls follow the run instead (also after a refresh)."""
     for key in ("preset", "preset_name"):
@@ -343,6 +360,14 @@ def _members_ui(key, base: RunConfig, num_members: int, compact: bool):
     """(shared member, per-member list or None)."""
     if not compact:
         st.subheader(t("config.members"), divider="gray")
+        st.button(
+            t("config.preset_mixed"),
+            key=key("preset_mixed"),
+            icon="🧩",
+            on_click=use_preset,
+            args=(key("")[:-1], "mixed"),
+            help=t("config.preset_mixed.help"),
+        )
     each = False
     if num_members > 1 and not compact:
         mode = st.radio(
