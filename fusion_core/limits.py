@@ -39,7 +39,7 @@ from itertools import pairwise
 from typing import Any
 
 from fusion_core.config import MNIST_TRAIN_SIZE, ConfigError, RunConfig
-from fusion_core.registry import parameter_counts, training_work
+from fusion_core.registry import member_kind, parameter_counts, training_work
 
 INPUT_DIM = 784
 NUM_CLASSES = 10
@@ -89,11 +89,6 @@ def dense_parameters(sizes: list[int]) -> int:
     return sum((n_in + 1) * n_out for n_in, n_out in pairwise(sizes))
 
 
-def _member_widths(config: RunConfig) -> list[list[int]]:
-    """Every member's layer widths, input and softmax included (what one batch's activations hold)."""
-    return [[INPUT_DIM, *m.units_per_layer(), NUM_CLASSES] for m in config.member_configs()]
-
-
 def parameter_count(config: RunConfig) -> int:
     """All trainable parameters of the model `config` describes: the registry's count."""
     return parameter_counts(config)["total"]
@@ -118,7 +113,7 @@ def memory_bytes(config: RunConfig) -> int:
     params = parameter_count(config)
     slots = OPTIMIZER_SLOTS.get(config.training.optimizer, 2)
     state = params * (2 + slots)  # weights, gradients, optimizer slots
-    units = sum(sum(sizes) for sizes in _member_widths(config))
+    units = sum(member_kind(m).activation_values(m) for m in config.member_configs())
     activations = 2 * config.training.batch_size * units
     data = (MNIST_TRAIN_SIZE + TEST_IMAGES) * INPUT_DIM
     return (state + activations + data) * BYTES_PER_FLOAT

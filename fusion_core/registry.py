@@ -102,6 +102,10 @@ class MemberKind:
         """Multiply-adds of one forward pass over one image."""
         return self.count_params(member)
 
+    def activation_values(self, member: MemberConfig) -> int:
+        """Values one image's forward pass keeps for the backward pass: the input and every layer's output."""
+        return INPUT_DIM + sum(member.units_per_layer()) + NUM_CLASSES
+
     def training_work(self, member: MemberConfig, input_dim: int = INPUT_DIM) -> float:
         """What one image costs to train, in parameters of a Dense network that costs as much.
 
@@ -268,6 +272,13 @@ class CNN(MemberKind):
         convs = [f"Conv {KERNEL}×{KERNEL}, {f} {act} + pool 2×2" for f in self.conv_filters(member)]
         return convs + MLP().layer_labels(member)
 
+    def activation_values(self, member: MemberConfig) -> int:
+        side, total = IMAGE_SIDE, INPUT_DIM
+        for f in self.conv_filters(member):  # each convolution's output, then its pooled output
+            total += side * side * f + (side // 2) ** 2 * f
+            side //= 2
+        return total + sum(member.units_per_layer()) + NUM_CLASSES
+
     def macs(self, member: MemberConfig) -> int:
         """Multiply-adds per image: the convolutions dominate, the Dense head adds a little."""
         side, channels, total = IMAGE_SIDE, 1, 0
@@ -361,6 +372,10 @@ class LSTM(MemberKind):
         units = member.units_per_layer()
         labels = [f"LSTM {u} over the {IMAGE_SIDE} rows" for u in units]
         return labels + [f"Dense {NUM_CLASSES} softmax"]
+
+    def activation_values(self, member: MemberConfig) -> int:
+        # Every row's four gates, cell state and output are kept for backpropagation through time.
+        return INPUT_DIM + IMAGE_SIDE * 6 * sum(member.units_per_layer()) + NUM_CLASSES
 
     def macs(self, member: MemberConfig) -> int:
         """Multiply-adds per image: every cell runs once per row."""

@@ -104,3 +104,16 @@ def test_tensorflow_skips_xla_on_a_cpu_only_for_models_with_a_cnn():
 
     assert registry.xla_on_cpu(make_config("parallel", kinds="mlp,lstm"))
     assert not registry.xla_on_cpu(make_config("parallel", kinds="mlp,cnn,lstm"))
+
+
+def test_the_memory_estimate_holds_a_cnns_feature_maps_for_each_image_of_a_batch():
+    from fusion_core.limits import memory_bytes
+
+    def per_batch_growth(**kwargs) -> int:
+        small, large = (memory_bytes(make_config("single", batch_size=b, **kwargs)) for b in (128, 256))
+        return (large - small) // (2 * 128 * 4)  # activations and their gradients, float32
+
+    assert per_batch_growth() == 784 + 512 + 512 + 10  # the MLP's layer outputs, as before
+    maps = 28 * 28 * 16 + 14 * 14 * 16 + 14 * 14 * 32 + 7 * 7 * 32  # each convolution, then its pooling
+    assert per_batch_growth(kinds="cnn") == 784 + maps + 128 + 10
+    assert per_batch_growth(kinds="lstm") == 784 + 28 * 6 * 64 + 10
