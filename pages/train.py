@@ -20,11 +20,12 @@ register(
     {
         "train.title": "Train",
         "train.intro": (
-            "Build a network of stacked Dense layers, or several of them fused into one model, and train it "
-            "on the handwritten digits of MNIST. Pick the fusion and the members' shape, look at the "
-            "architecture and its formula, then press **Train**: the loss and accuracy curves of every "
-            "member (thin) and of the fusion (bold) are drawn while it learns, training solid and "
-            "validation dashed. When it is done, see whether the fusion beat its best member."
+            "Build a network (stacked Dense layers, a small CNN or an LSTM), or several fused into one "
+            "model, and train it on the handwritten digits of MNIST. Pick the fusion and the members' "
+            "shape, look at the architecture and its formula, then press **Train**: the loss and "
+            "accuracy curves of every member (thin) and of the fusion (bold) are drawn while it learns, "
+            "training solid and validation dashed. When it is done, see whether the fusion beat its "
+            "best member."
         ),
         "train.data_error": "MNIST could not be loaded, so training is not possible yet.\n\n{error}",
         "train.controls": "Architecture and training",

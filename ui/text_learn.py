@@ -40,7 +40,7 @@ register(
         # the building block
         "learn.block.header": "The building block: a stacked network",
         "learn.block.body": (
-            "Every member is the stacked network of the article. The image is flattened into a "
+            "By default every member is the stacked network of the article. The image is flattened into a "
             "vector $x$ of 784 pixel intensities in $[0, 1]$. Each hidden layer multiplies its input "
             "by a weight matrix, adds a bias and applies an activation function $f$ (relu, tanh, "
             "sigmoid, …); the last layer's *softmax* turns ten scores into ten probabilities that "
