@@ -111,3 +111,15 @@ def test_the_runs_table_names_each_members_kind():
 
     assert row(make_config("parallel", kinds="mlp,cnn,lstm")) == "mlp+cnn+lstm"
     assert row(make_config("single", kinds="cnn")) == "cnn 1×128" and row(make_config()) == "2×512"
+
+
+def test_the_results_table_names_each_members_kind_when_the_kinds_differ():
+    from ui.charts import results_table
+
+    scores = {"test_accuracy": 0.9, "test_loss": 0.3, "params": 10}
+    series = {name: dict(scores) for name in ("member_0", "member_1", "fused")}
+    results = {"series": series, "params_total": 20}
+    table = results_table(results, kinds=["MLP", "CNN"])
+    assert table["Kind"].tolist() == ["MLP", "CNN", ""]
+    assert "Kind" not in results_table(results, kinds=["MLP", "MLP"]).columns
+    assert "Kind" not in results_table(results).columns

@@ -43,6 +43,7 @@ register(
         "charts.table.loss": "Test loss",
         "charts.table.params": "Parameters (fused: whole model)",
         "charts.table.weight": "Fusion weight",
+        "charts.table.kind": "Kind",
         "charts.gain.more": "The fusion is {points} points more accurate than its best member ({best}).",
         "charts.gain.less": "The fusion is {points} points less accurate than its best member ({best}).",
         "charts.gain.equal": "The fusion is exactly as accurate as its best member ({best}).",
@@ -294,9 +295,24 @@ def confusion_figure(matrix, *, title: str | None = None) -> go.Figure:
     return fig
 
 
-def results_table(results: dict, *, single: bool = False) -> pd.DataFrame:
-    """One row per member and one for the fusion: test accuracy (%), test loss, parameters."""
+def member_kinds(run: dict | None) -> list[str]:
+    """Each member's kind label ('MLP', 'CNN', 'LSTM') from a stored run's config; [] when unreadable."""
+    from fusion_core.config import RunConfig
+    from fusion_core.registry import MEMBER_KINDS
+
+    try:
+        config = RunConfig.from_dict(dict((run or {}).get("config") or {}))
+        return [MEMBER_KINDS[kind].label for kind in config.kinds()]
+    except (ValueError, TypeError, KeyError):  # an old or damaged row: the members go unlabelled
+        return []
+
+
+def results_table(results: dict, *, single: bool = False, kinds: list[str] | None = None) -> pd.DataFrame:
+    """One row per member and one for the fusion: test accuracy (%), test loss, parameters.
+
+    `kinds` (member_kinds of the run) adds each member's kind when the model is not MLPs only."""
     series = results["series"]
+    show_kinds = bool(kinds) and set(kinds) != {"MLP"}
     names = [member_name(0)] if single else _series_order(series)
     weights = results.get("member_weights")
     rows = []
@@ -311,8 +327,10 @@ def results_table(results: dict, *, single: bool = False) -> pd.DataFrame:
                 results.get("params_total", s["params"]) if name == FUSED else s["params"]
             ),
         }
+        index = member_index(name)
+        if show_kinds:
+            row[t("charts.table.kind")] = kinds[index] if index is not None and index < len(kinds) else ""
         if weights:
-            index = member_index(name)
             row[t("charts.table.weight")] = weights[index] if index is not None else None
         rows.append(row)
     return pd.DataFrame(rows)

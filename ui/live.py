@@ -18,7 +18,14 @@ import streamlit as st
 
 from fusion_core import jobs
 from fusion_core.data import DataError
-from ui.charts import confusion_figure, curves_figure, gain_sentence, misclassified_gallery, results_table
+from ui.charts import (
+    confusion_figure,
+    curves_figure,
+    gain_sentence,
+    member_kinds,
+    misclassified_gallery,
+    results_table,
+)
 from ui.i18n import register, t
 from ui.state import get_mnist, get_store
 from ui.text import safe
@@ -275,7 +282,7 @@ def run_results(run_id: int) -> None:
     st.subheader(t("results.title"), divider="gray")
     table_col, matrix_col = st.columns(2, gap="large")
     with table_col:
-        table = results_table(results, single=single)
+        table = results_table(results, single=single, kinds=member_kinds(run))
         params = st.column_config.NumberColumn(format="localized")
         st.dataframe(table, hide_index=True, column_config={t("charts.table.params"): params})
         if not single:

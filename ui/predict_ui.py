@@ -21,6 +21,7 @@ import streamlit as st
 from fusion_core.config import ConfigError, RunConfig
 from fusion_core.preprocess import to_mnist
 from fusion_core.registry import FUSED, member_index
+from ui.charts import member_kinds  # noqa: F401 - each member's kind, read here by the Draw page
 from ui.i18n import register, t
 from ui.state import get_predictor
 
@@ -168,18 +169,6 @@ def show_verdict(pred: DrawPrediction, *, key: str) -> None:
         )
     with right:
         st.plotly_chart(probability_figure(pred.fused, headline, height=260), key=f"{key}_fused")
-
-
-def member_kinds(run: dict | None) -> list[str]:
-    """Each member's kind label ('MLP', 'CNN', 'LSTM') from a stored run's config; [] when unreadable."""
-    from fusion_core.config import RunConfig
-    from fusion_core.registry import MEMBER_KINDS
-
-    try:
-        config = RunConfig.from_dict(dict((run or {}).get("config") or {}))
-        return [MEMBER_KINDS[kind].label for kind in config.kinds()]
-    except (ValueError, TypeError, KeyError):  # an old or damaged row: the bars go unlabelled
-        return []
 
 
 def show_members(pred: DrawPrediction, *, key: str, kinds: list[str] | None = None) -> None:
