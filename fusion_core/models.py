@@ -13,7 +13,7 @@ import keras
 from keras import layers
 
 from fusion_core.config import MemberConfig, RunConfig
-from fusion_core.layers import HardVote, StopGradient, WeightedAverage
+from fusion_core.layers import GroupedDense, HardVote, MemberSlice, StopGradient, WeightedAverage
 
 NUM_CLASSES = 10
 INPUT_DIM = 28 * 28
@@ -63,8 +63,33 @@ def build_member(inputs, config: MemberConfig, index: int, seed: int):
     return h, probs
 
 
-def build_model(config: RunConfig) -> keras.Model:
-    """A Keras model whose outputs are every member's probabilities and the fused probabilities."""
+def build_member_group(inputs, config: MemberConfig, seeds: list[int]):
+    """K identical members as grouped layers: one (784, K*units) product, then batched products.
+
+    The same members as K `build_member` calls (same initial weights, an output `member_k` each),
+    computed with fewer, larger matrix products. Returns (hidden activations, probabilities), a list
+    of K each.
+    """
+    regularizer = keras.regularizers.L2(config.l2) if config.l2 > 0 else None
+    k = len(seeds)
+    h = inputs
+    shape = zip(config.units_per_layer(), config.activations_per_layer(), strict=True)
+    for i, (units, activation) in enumerate(shape):
+        seeds_i = [s + i for s in seeds]
+        h = GroupedDense(units, k, activation, seeds_i, regularizer, name=f"members_dense_{i}")(h)
+        if config.dropout_rate > 0:
+            h = layers.Dropout(config.dropout_rate, seed=seeds[0] + 100 + i, name=f"members_drop_{i}")(h)
+    probs = GroupedDense(NUM_CLASSES, k, "softmax", [s + 99 for s in seeds], name="members_output")(h)
+    hidden = [MemberSlice(j, name=f"{member_name(j)}_hidden")(h) for j in range(k)]
+    return hidden, [MemberSlice(j, name=member_name(j))(probs) for j in range(k)]
+
+
+def build_model(config: RunConfig, *, grouped: bool = False) -> keras.Model:
+    """A Keras model whose outputs are every member's probabilities and the fused probabilities.
+
+    `grouped=True` computes identical parallel members with grouped layers (`build_member_group`),
+    faster to train; `fusion_core.train.ungroup` turns it back into this layout.
+    """
     config.validate()
     fusion = config.fusion
     seed = config.training.seed
@@ -84,10 +109,14 @@ def build_model(config: RunConfig) -> keras.Model:
         fused = StopGradient(name=FUSED)(probs[-1])
         return _assemble(inputs, probs, fused, config)
 
-    for k, member in enumerate(members):
-        h, p = build_member(inputs, member, k, member_seed(seed, k))
-        hidden.append(h)
-        probs.append(p)
+    if grouped and len(members) > 1 and all(m == members[0] for m in members):
+        seeds = [member_seed(seed, k) for k in range(len(members))]
+        hidden, probs = build_member_group(inputs, members[0], seeds)
+    else:
+        for k, member in enumerate(members):
+            h, p = build_member(inputs, member, k, member_seed(seed, k))
+            hidden.append(h)
+            probs.append(p)
     frozen = [StopGradient(name=f"{member_name(k)}_frozen")(p) for k, p in enumerate(probs)]
 
     if fusion.type == "single":
@@ -163,7 +192,9 @@ def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimize
     raise ValueError(f"Unknown optimizer. Expected adam, sgd or rmsprop. Received: optimizer={name!r}")
 
 
-def compile_model(model: keras.Model, config: RunConfig, *, jit_compile: bool | str = "auto") -> keras.Model:
+def compile_model(
+    model: keras.Model, config: RunConfig, *, jit_compile: bool | str = "auto", steps_per_execution: int = 1
+) -> keras.Model:
     """A sparse cross-entropy loss and accuracy for every output; the losses are summed."""
     names = output_names(config)
     model.compile(
@@ -171,6 +202,7 @@ def compile_model(model: keras.Model, config: RunConfig, *, jit_compile: bool | 
         loss={n: "sparse_categorical_crossentropy" for n in names},
         metrics={n: ["accuracy"] for n in names},
         jit_compile=jit_compile,
+        steps_per_execution=steps_per_execution,
     )
     return model
 
