@@ -44,9 +44,9 @@ XLA_MIN_STEPS = 2500
 # Stop must act within about 0.5 s: one execution of N steps may take at most this long. Estimated
 # from the model's size: a step costs about 6 x parameters x batch FLOP, and these two shared cores
 # sustain about 5e10 FLOP/s under load (the article's network: 2.4e11 FLOP per epoch in 2.5-5 s).
-# Measured (bench/bench_engine.py stop, 2026-11-29): the article's network runs N = 20 steps of about
-# 8-12 ms per execution, and Stop ended `train()` 0.2-0.3 s after it was requested; five members
-# (N = 4) likewise. On a GPU a step is about 1 ms of dispatch, so N = 20 there too.
+# Measured (bench/bench_engine.py stop, 2026-11-29, TensorFlow, machine busy): the article's network
+# gets N = 20 and Stop ended `train()` 0.07 s after it was requested (median of 3, at most 0.09 s);
+# five members get N = 4: 0.15 s (at most 0.34 s). On a GPU a step is about 1 ms of dispatch: N = 20.
 STOP_BUDGET_S = 0.25
 CPU_FLOPS = 5e10
 GPU_FLOPS = 1e13
@@ -72,6 +72,19 @@ def choose_steps_per_execution(num_params: int, batch_size: int, log_every: int 
     fits = max(1, int(STOP_BUDGET_S / max(step_seconds, 1e-9)))
     limit = min(fits, MAX_STEPS_PER_EXECUTION, max(1, log_every))
     return max(n for n in range(1, limit + 1) if log_every % n == 0)
+
+
+def grouped_layout() -> bool:
+    """Whether train() builds identical members as grouped layers (models.build_member_group).
+
+    On a GPU a step is dispatch-bound, so fewer, larger products pay (measured 0.52 s against 0.69 s
+    per warm epoch for 5 members). On CPU the step is compute-bound: with TensorFlow the grouped
+    joint fit of 5 members still came out ahead of one branch per member (tracing included, two
+    runs: 0.58 and 0.68 of five separate fits, against 0.68 and 0.77); with JAX the batched
+    products were slower (warm epoch 1.9 s against 1.5 s at 20,000 images). docs/PERFORMANCE.md.
+    """
+    info = device_info()
+    return bool(info.get("gpu")) or info.get("backend") == "tensorflow"
 
 
 def pad_to_full_batches(
@@ -375,8 +388,7 @@ def train(
     steps = -(-n // tc.batch_size)
     if jit_compile is None:
         jit_compile = choose_jit_compile(steps * tc.epochs)
-    # Identical members as grouped layers: fewer, larger matrix products (docs/PERFORMANCE.md).
-    model = build_model(config, grouped=True)
+    model = build_model(config, grouped=grouped_layout())
     if steps_per_execution is None:
         steps_per_execution = choose_steps_per_execution(model.count_params(), tc.batch_size, log_every)
     model = compile_model(model, config, jit_compile=jit_compile, steps_per_execution=steps_per_execution)

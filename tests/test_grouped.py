@@ -74,9 +74,17 @@ def test_a_grouped_model_saves_and_loads(tmp_path, x):
         np.testing.assert_allclose(forward(loaded, x)[name], probs, rtol=1e-5, atol=1e-7)
 
 
-def test_train_returns_the_plain_layout_with_its_parameter_counts(prepared):
+def test_training_grouped_returns_the_plain_layout_with_its_parameter_counts(prepared, monkeypatch):
+    import fusion_core.train as trainer
+
+    # train() groups members on a GPU and under TensorFlow; pretend to have a GPU so it groups here.
+    gpu = {"backend": "jax", "device": "GPU (test)", "gpu": True}
+    monkeypatch.setattr(trainer, "device_info", lambda: gpu)
+    built = []
+    monkeypatch.setattr(trainer, "build_model", lambda c, **kw: built.append(kw) or build_model(c, **kw))
     config = small(epochs=1, batch_size=50)
     outcome = train(config, prepared)
+    assert built[0] == {"grouped": True}
     names = {layer.name for layer in outcome.model.layers}
     assert {f"{member_name(k)}_dense_{i}" for k in range(3) for i in range(2)} <= names
     counts = count_params(outcome.model, 3)
