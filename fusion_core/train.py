@@ -13,8 +13,8 @@ built, before the training function is traced, so a chart starts at once.
 
 Keras runs several steps per call of its compiled function (`steps_per_execution`, chosen by
 `choose_steps_per_execution`), so the callback sees every N-th batch end; every step has the same
-shape (the last batch is padded with zero-weight rows, `pad_to_full_batches`), so the training
-function is traced once.
+shape (the last batch is padded with zero-weight rows, `pad_to_full_batches`), so a smaller last
+batch never costs a second compilation.
 """
 
 from __future__ import annotations
@@ -92,9 +92,10 @@ def pad_to_full_batches(
 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """Pads the data to a whole number of batches with rows of weight 0.
 
-    A last, smaller batch has a new shape: Keras traces (and XLA compiles) the training step a second
-    time for it, which costs as much as the first time. Zero-weight rows change neither the
-    gradients nor the weighted accuracy; every member still trains on exactly the real examples.
+    A last, smaller batch has a new shape: on JAX (and with XLA) the training step compiles a second
+    time for it, which costs as much as the first time. Zero-weight rows add nothing to the loss,
+    the gradients or the weighted accuracy (a batch holding some is scaled as a full one: Keras
+    divides by the batch size); every member still trains on exactly the real examples.
     Returns (x, y, per-output weights) with len(x) a multiple of `batch_size`.
     """
     n = len(x)
