@@ -23,6 +23,7 @@ import numpy as np
 
 from fusion_core.config import RunConfig
 from fusion_core.device import device_info
+from fusion_core.heads import fit_head
 from fusion_core.models import FUSED, build_model, compile_model, member_name, output_names, uses_holdout
 
 EventHandler = Callable[[dict], None]
@@ -55,6 +56,7 @@ class TrainOutcome:
     stopped_early: bool = False
     best_epoch: int | None = None
     device: dict = field(default_factory=dict)
+    head: dict | None = None  # a learned fusion's head phase (fusion_core/heads.py), else None
 
 
 def event_rows(event: dict) -> list[dict]:
@@ -302,6 +304,12 @@ def train(
         callbacks=callbacks,
     )
     seconds = time.perf_counter() - t0
+    # A learned head is then fitted to convergence on the frozen members' held-out outputs; one
+    # more validation point shows the fused curve's jump.
+    stopped = streaming.stop_requested
+    head = fit_head(model, config, data.x_train, data.y_train, members_seconds=seconds, stopped=stopped)
+    if head is not None:
+        streaming.validation_point(steps - 1)
     epochs_done = streaming.step / steps
     stopped_early = bool(early and early.stopped)
     return TrainOutcome(
@@ -314,4 +322,5 @@ def train(
         stopped_early=stopped_early,
         best_epoch=early.best_epoch if early else None,
         device=device_info(),
+        head=head,
     )

@@ -11,6 +11,7 @@ import pytest
 
 from fusion_core.config import FUSION_RULES, make_config
 from fusion_core.models import FUSED, build_model, count_params, member_name, output_names
+from fusion_core.registry import HEAD
 
 pytestmark = pytest.mark.jax
 
@@ -96,7 +97,7 @@ def test_learned_weights_start_equal_and_are_a_normalised_weighted_mean(x):
     members = np.stack([out[member_name(k)] for k in range(3)])
     np.testing.assert_allclose(out[FUSED], members.mean(axis=0), rtol=1e-5, atol=1e-7)
     logits = np.array([1.0, -0.5, 0.2], "float32")
-    model.get_layer(FUSED).set_weights([logits])
+    model.get_layer(HEAD).set_weights([logits])
     w = np.exp(logits) / np.exp(logits).sum()
     out = forward(model, x)
     np.testing.assert_allclose(out[FUSED], np.einsum("k,knc->nc", w, members), rtol=1e-5, atol=1e-7)
