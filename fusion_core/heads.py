@@ -243,8 +243,11 @@ class _OutOfTime(Exception):
     pass
 
 
-def fit_lbfgs(head: Head, inputs: list[np.ndarray], y: np.ndarray, deadline: float) -> tuple[np.ndarray, int]:
-    """(parameters, iterations): L-BFGS from `head.start()` until it converges, MAX_ITER or `deadline`.
+def fit_lbfgs(
+    head: Head, inputs: list[np.ndarray], y: np.ndarray, deadline: float
+) -> tuple[np.ndarray, int, bool]:
+    """(parameters, iterations, in time): L-BFGS from `head.start()` until it converges, MAX_ITER
+    or `deadline` (then `in time` is False).
 
     The deadline is checked at every evaluation, so one slow line search cannot overrun it; the
     last completed iteration's point is kept.
@@ -265,9 +268,9 @@ def fit_lbfgs(head: Head, inputs: list[np.ndarray], y: np.ndarray, deadline: flo
         result = minimize(
             objective, last["x"], jac=True, method="L-BFGS-B", callback=tick, options={"maxiter": MAX_ITER}
         )
-        return result.x, last["iterations"]
+        return result.x, last["iterations"], True
     except _OutOfTime:
-        return last["x"], last["iterations"]
+        return last["x"], last["iterations"], False
 
 
 # -- the phase -------------------------------------------------------------------------------------
@@ -309,7 +312,7 @@ def _cross_fitted(head: Head, inputs: list[np.ndarray], y: np.ndarray, deadline:
         # the folds and the final fit share the time left equally
         start = time.perf_counter()
         share = start + (deadline - start) / (CHECK_FOLDS + 1 - f)
-        params, _ = fit_lbfgs(head, [a[fit] for a in inputs], y[fit], share)
+        params, _, _ = fit_lbfgs(head, [a[fit] for a in inputs], y[fit], share)
         predicted[check] = head.predict(params, [a[check] for a in inputs])
         longest = max(longest, time.perf_counter() - start)
     return predicted, longest
@@ -365,8 +368,9 @@ def fit_head(
         reason = f"on the {len(rows)} held-out images it scored {head_acc:.1%}, below {rival}"
         return _finish(_fall_back(model, record, reason), t0)
     # The kept head is fitted on every held-out image, for at least as long as a fold's head was.
-    params, iterations = fit_lbfgs(head, inputs, y, max(deadline, time.perf_counter() + fold_seconds))
-    if iterations == 0:
+    final_deadline = max(deadline, time.perf_counter() + fold_seconds)
+    params, iterations, in_time = fit_lbfgs(head, inputs, y, final_deadline)
+    if iterations == 0 and not in_time:
         return _finish(_fall_back(model, record, "there was no time left to fit it on all of them"), t0)
     head.assign(params)
     use_vote(model, False)

@@ -84,7 +84,8 @@ def test_a_weighted_average_starts_as_the_soft_vote_and_stays_there_for_identica
     np.testing.assert_allclose(head.predict(head.start(), probs), np.mean(probs, axis=0), rtol=1e-6)
     # Three copies of one member: nothing to prefer, so the fit keeps equal weights (the soft vote).
     y = np.argmax(probs[0], axis=1)
-    params, _ = heads.fit_lbfgs(head, [probs[0]] * 3, y, deadline=float("inf"))
+    params, _, in_time = heads.fit_lbfgs(head, [probs[0]] * 3, y, deadline=float("inf"))
+    assert in_time
     np.testing.assert_allclose(heads._softmax(params), np.full(3, 1 / 3), atol=1e-6)
 
 
@@ -97,7 +98,7 @@ def test_learned_weights_move_towards_the_better_member():
     config = tiny(registry.get_fusion("parallel", "weighted"), members=2)
     model = build_model(config)
     head = heads.WeightsHead(model, heads.head_layers(model))
-    params, iterations = heads.fit_lbfgs(head, [good, bad], y, deadline=float("inf"))
+    params, iterations, _ = heads.fit_lbfgs(head, [good, bad], y, deadline=float("inf"))
     weights = heads._softmax(params)
     assert iterations > 0 and weights[0] > 0.8
 
