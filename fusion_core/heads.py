@@ -14,8 +14,9 @@ lesson's budget: stacking at 1 epoch on 2,000 images fused at chance while its m
    vote) and the penalty pulls them back towards it;
 3. its held-out accuracy is measured by cross-fitting (each fold predicted by a head fitted on the
    other folds) against the soft vote and the best member on the same images. The head is kept
-   only if it is at least as good as both; otherwise the model's fused output becomes the
-   members' soft vote (layers.HeadOrVote), and the run's results say so and why.
+   only if it beats both by more than the standard error of that paired comparison; otherwise
+   the model's fused output becomes the members' soft vote (layers.HeadOrVote), and the run's
+   results say so and why.
 
 The time it may take is a share of the members' fit (`TIME_SHARE`). Importing this module is
 cheap and never imports Keras (the config page reads `held_out_size` and the constants).
@@ -297,8 +298,14 @@ def use_vote(model: Any, flag: bool) -> None:
     model.get_layer(FUSED).use_vote = flag
 
 
-def _accuracy(p: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean(np.argmax(p, axis=1) == y))
+def _paired_gain(head_right: np.ndarray, rival_right: np.ndarray) -> tuple[float, float]:
+    """(accuracy gain of the head over a rival, its standard error) on the same images.
+
+    A head is kept only if it beats both the vote and the best member by more than this noise: on
+    a few hundred images a difference of a point is often chance, and the vote is the safe answer.
+    """
+    diff = head_right.astype(float) - rival_right.astype(float)
+    return float(diff.mean()), float(diff.std() / np.sqrt(len(diff)))
 
 
 def _cross_fitted(head: Head, inputs: list[np.ndarray], y: np.ndarray, deadline: float, seed: int):
@@ -358,15 +365,23 @@ def fit_head(
     y = np.asarray(y_train[rows])
     head = HEADS[entry.rule](model, head_layers(model))
     predicted, fold_seconds = _cross_fitted(head, inputs, y, deadline, config.training.seed)
-    head_acc = _accuracy(predicted, y)
-    vote_acc = _accuracy(np.mean(member_probs, axis=0), y)
-    best_acc = max(_accuracy(p, y) for p in member_probs)
-    record.update(head_accuracy=head_acc, vote_accuracy=vote_acc, best_member_accuracy=best_acc)
-    if head_acc < max(vote_acc, best_acc):
-        vote_ahead = vote_acc >= best_acc
-        rival = f"the soft vote ({vote_acc:.1%})" if vote_ahead else f"the best member ({best_acc:.1%})"
-        reason = f"on the {len(rows)} held-out images it scored {head_acc:.1%}, below {rival}"
-        return _finish(_fall_back(model, record, reason), t0)
+    head_right = np.argmax(predicted, axis=1) == y
+    vote_right = np.argmax(np.mean(member_probs, axis=0), axis=1) == y
+    best_right = max((np.argmax(p, axis=1) == y for p in member_probs), key=np.mean)
+    record.update(
+        head_accuracy=float(head_right.mean()),
+        vote_accuracy=float(vote_right.mean()),
+        best_member_accuracy=float(best_right.mean()),
+    )
+    for name, rival in (("the soft vote", vote_right), ("the best member", best_right)):
+        gain, noise = _paired_gain(head_right, rival)
+        if gain < noise or gain <= 0:
+            reason = (
+                f"on the {len(rows)} held-out images it scored {head_right.mean():.1%} against "
+                f"{rival.mean():.1%} for {name}, not better by more than the noise of that "
+                f"comparison ({noise:.1%})"
+            )
+            return _finish(_fall_back(model, record, reason), t0)
     # The kept head is fitted on every held-out image, for at least as long as a fold's head was.
     final_deadline = max(deadline, time.perf_counter() + fold_seconds)
     params, iterations, in_time = fit_lbfgs(head, inputs, y, final_deadline)

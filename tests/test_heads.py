@@ -131,7 +131,8 @@ def test_a_head_below_the_vote_on_held_out_images_is_set_aside_with_the_reason(p
     monkeypatch.setattr(heads, "_cross_fitted", always_wrong)
     record = heads.fit_head(model, config, prepared.x_train, prepared.y_train, members_seconds=1.0)
     assert record["fallback"] == "soft vote" and record["head_accuracy"] == 0.0
-    assert "it scored 0.0%, below" in record["reason"]
+    assert "it scored 0.0% against" in record["reason"]
+    assert "not better by more than the noise" in record["reason"]
     out = probabilities(model, prepared.x_val)
     np.testing.assert_allclose(out[FUSED], soft_vote(out, 3), rtol=1e-5, atol=1e-7)
 
