@@ -280,7 +280,8 @@ class Fusion:
         raise NotImplementedError
 
     def fuse(self, graph: FusionGraph) -> Any:
-        """The Keras hook: the fused probabilities, from a layer named FUSED."""
+        """The Keras hook: the fused probabilities, from a layer named FUSED (a learned head's last
+        layer is named HEAD and feeds `_head_or_vote`, whose HeadOrVote layer is named FUSED)."""
         raise NotImplementedError
 
 
