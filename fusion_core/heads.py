@@ -327,6 +327,9 @@ def _cross_fitted(head: Head, inputs: list[np.ndarray], y: np.ndarray, deadline:
 
 def _fall_back(model: Any, record: dict, reason: str) -> dict:
     use_vote(model, True)
+    for layer in head_layers(model):  # learned weights then read as what answers: equal weights
+        if type(layer).__name__ == "WeightedAverage":
+            layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
     return {**record, "fallback": VOTE, "reason": reason}
 
 

@@ -162,3 +162,15 @@ def test_held_out_size_matches_the_split_training_makes(prepared):
     config = tiny(registry.get_fusion("serial", "stacking"), train_size=1000)
     assert heads.held_out_size(config) == len(heads.held_out_rows(config, 1000)) == 200
     assert heads.held_out_size(tiny(registry.get_fusion("parallel", "soft"))) == 0
+
+
+def test_learned_weights_set_aside_for_the_vote_read_as_equal_weights(prepared):
+    from fusion_core.jobs import _member_weights
+
+    config = tiny(registry.get_fusion("parallel", "weighted"), stacking_holdout=0.05)
+    model = build_model(config)
+    model.get_layer(registry.HEAD).set_weights([np.array([2.0, 0.0, -1.0], "float32")])
+    x, y = prepared.x_train[:400], prepared.y_train[:400]  # 20 held-out images: too few
+    record = heads.fit_head(model, config, x, y, members_seconds=1.0)
+    assert record["fallback"] == "soft vote"
+    assert _member_weights(model) == [0.3333, 0.3333, 0.3333]
