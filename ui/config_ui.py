@@ -63,9 +63,10 @@ register(
         ),
         "config.meta_units": "Meta-network units",
         "config.meta_units.help": "Hidden units of the hybrid meta-network.",
-        "config.stacking_holdout": "Share kept for the meta-learner",
+        "config.stacking_holdout": "Share kept for the fusion to learn on",
         "config.stacking_holdout.help": (
-            "Training images the members never see; the meta-learner learns on them."
+            "Training images the members never see; the fusion's own weights (learned weights, feature "
+            "head, meta-learner) are fitted on the members' answers for them after the members train."
         ),
         "config.head.too_few": (
             "This rule learns its fusion from {n:,} held-out training images, fewer than the {min:,} it "
