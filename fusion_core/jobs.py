@@ -174,11 +174,13 @@ def train_and_evaluate(
         stopped_early=outcome.stopped_early,
         best_epoch=outcome.best_epoch,
         member_weights=_member_weights(outcome.model),
+        head=outcome.head,  # a learned head's fit, or its fallback to the soft vote with the reason
     )
     timings = {
         "data_seconds": round(data_seconds, 3),
         "train_seconds": outcome.train_seconds,
         "seconds_per_epoch": outcome.seconds_per_epoch,
+        "head_seconds": (outcome.head or {}).get("seconds", 0.0),
         "evaluate_seconds": round(time.perf_counter() - t1, 3),
     }
     return outcome, results, timings

@@ -165,3 +165,28 @@ class MemberSlice(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "index": self.index}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class HeadOrVote(layers.Layer):
+    """A learned head's answer, or the members' soft vote once the head has been set aside.
+
+    Inputs: [the head's probabilities, p_1, ..., p_K]. `use_vote` is decided after training
+    (fusion_core/heads.py: the head did not beat the vote on held-out images, or had too few of
+    them to learn from) and saved with the model, so a reloaded model answers the same way.
+    """
+
+    def __init__(self, use_vote: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.use_vote = bool(use_vote)
+
+    def call(self, inputs):
+        if self.use_vote:
+            return ops.mean(ops.stack(inputs[1:], axis=0), axis=0)
+        return inputs[0]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "use_vote": self.use_vote}

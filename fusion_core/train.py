@@ -30,6 +30,7 @@ import numpy as np
 
 from fusion_core.config import RunConfig
 from fusion_core.device import device_info
+from fusion_core.heads import fit_head
 from fusion_core.layers import GroupedDense
 from fusion_core.models import FUSED, build_model, compile_model, member_name, output_names, uses_holdout
 
@@ -124,6 +125,7 @@ class TrainOutcome:
     best_epoch: int | None = None
     device: dict = field(default_factory=dict)
     steps_per_execution: int = 1  # the callback saw every N-th batch end; Stop acts within N steps
+    head: dict | None = None  # a learned fusion's head phase (fusion_core/heads.py), else None
 
 
 def event_rows(event: dict) -> list[dict]:
@@ -439,10 +441,20 @@ def train(
         callbacks=callbacks,
     )
     seconds = time.perf_counter() - t0
+    # A learned head is then fitted to convergence on the frozen members' held-out outputs; one
+    # more validation point shows the fused curve's jump.
+    # The head is fitted on the plain layout: ungrouping rebuilds the model, and the head's choice
+    # (HeadOrVote.use_vote) lives in the layer's config, which a rebuild would reset.
+    model = ungroup(model, config, jit_compile=jit_compile)
+    stopped = streaming.stop_requested
+    head = fit_head(model, config, data.x_train, data.y_train, members_seconds=seconds, stopped=stopped)
+    if head is not None:
+        streaming.set_model(model)
+        streaming.validation_point(steps - 1)
     epochs_done = streaming.step / steps
     stopped_early = bool(early and early.stopped)
     return TrainOutcome(
-        model=ungroup(model, config, jit_compile=jit_compile),
+        model=model,
         status="stopped" if streaming.stop_requested else "done",
         events=streaming.events,
         epochs_completed=round(epochs_done, 4),
@@ -452,4 +464,5 @@ def train(
         best_epoch=early.best_epoch if early else None,
         device=device,
         steps_per_execution=steps_per_execution,
+        head=head,
     )

@@ -36,7 +36,7 @@ MAX_DECLARED_LAYERS = MAX_MEMBERS * (2 * MAX_LAYERS + 5) + 10
 MAX_CONFIG_BYTES = 2 * 1024 * 1024  # the largest Fusion Lab config.json is about 200 KB
 # The layers Fusion Lab builds its networks from (fusion_core.models and fusion_core.layers).
 LAYER_CLASSES = ("InputLayer", "Dense", "Dropout", "Concatenate", "Average", "Identity", "StopGradient",
-                 "HardVote", "WeightedAverage")  # fmt: skip
+                 "HardVote", "WeightedAverage", "HeadOrVote")  # fmt: skip
 
 
 def _max_parameters() -> int:
