@@ -97,17 +97,25 @@ def run_job(
         return "failed"
 
 
-def save_model_atomically(model, path: Path) -> Path:
-    """Save to a temporary file next to `path`, then rename: a failed save leaves no partial file."""
+def replace_atomically(path: Path, write: Callable[[str], Any]) -> Path:
+    """`write(tmp)` to a temporary file next to `path`, then rename it into place.
+
+    A failed write (a full disk) leaves no partial file, and a reader never sees half a model.
+    """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}_", suffix=".keras", dir=path.parent)
     os.close(fd)
     try:
-        model.save(tmp)
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save_model_atomically(model, path: Path) -> Path:
+    """Save a Keras model with `replace_atomically`."""
+    return replace_atomically(path, model.save)
 
 
 def _discard_model(run_id: int) -> None:
@@ -166,11 +174,13 @@ def train_and_evaluate(
         stopped_early=outcome.stopped_early,
         best_epoch=outcome.best_epoch,
         member_weights=_member_weights(outcome.model),
+        head=outcome.head,  # a learned head's fit, or its fallback to the soft vote with the reason
     )
     timings = {
         "data_seconds": round(data_seconds, 3),
         "train_seconds": outcome.train_seconds,
         "seconds_per_epoch": outcome.seconds_per_epoch,
+        "head_seconds": (outcome.head or {}).get("seconds", 0.0),
         "evaluate_seconds": round(time.perf_counter() - t1, 3),
     }
     return outcome, results, timings

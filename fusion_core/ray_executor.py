@@ -254,16 +254,9 @@ def _task_failure(exc: BaseException) -> str:
 
 def _write_model(run_id: int, model_bytes: bytes) -> Path:
     """Write the model next to the others atomically: a reader never sees half a file."""
-    path = jobs.model_path_for(run_id)
-    fd, tmp = tempfile.mkstemp(prefix=f".run_{run_id}-", suffix=".keras", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(model_bytes)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return jobs.replace_atomically(
+        jobs.model_path_for(run_id), lambda tmp: Path(tmp).write_bytes(model_bytes)
+    )
 
 
 def run_on_ray(
@@ -306,7 +299,7 @@ def run_on_ray(
 
 def _fail(store: RunStore, run_id: int, reason: str) -> str:
     log.info("run %s failed: %s", run_id, reason)  # the reason is on the run; stderr stays one line
-    store.finish(run_id, "failed", error=reason)
+    jobs.record_failure(store, run_id, reason)  # never raises: the driver must survive a full disk
     return "failed"
 
 
@@ -356,8 +349,12 @@ def _follow(ray, store, run_id, ref, channel, should_stop, on_event) -> str:
         return _fail(store, run_id, f"Could not save the trained model: {jobs.friendly_error(exc)}")
     results = outcome["results"]
     results["model_bytes"] = len(outcome["model"])
-    store.set_model_path(run_id, str(path))
-    store.finish(run_id, outcome["status"], results=results, timings=outcome["timings"])
+    try:
+        store.set_model_path(run_id, str(path))
+        store.finish(run_id, outcome["status"], results=results, timings=outcome["timings"])
+    except Exception as exc:  # a store that cannot take the result: a failed run, no orphan model
+        path.unlink(missing_ok=True)
+        return _fail(store, run_id, jobs.friendly_error(exc))
     return outcome["status"]
 
 

@@ -26,6 +26,7 @@ INPUT_DIM = 28 * 28  # the flattened MNIST image
 NUM_CLASSES = 10
 INPUT_NAME = "pixels"
 FUSED = "fused"  # the fused output
+HEAD = "head"  # a learned fusion's own output layer, before HeadOrVote (fusion_core/heads.py)
 MEMBER_PREFIX = "member_"  # member k's output is member_<k>; its layers are member_<k>_<something>
 _MEMBER_OUTPUT = re.compile(r"member_(\d+)")
 _MEMBER_LAYER = re.compile(r"member_(\d+)(?:_.*)?")
@@ -494,6 +495,13 @@ def _concat(tensors: list[Any], name: str) -> Any:
     return layers.Concatenate(name=name)(tensors) if len(tensors) > 1 else tensors[0]
 
 
+def _head_or_vote(graph: FusionGraph, head: Any) -> Any:
+    """The fused output of a learned head: the head's answer, or the soft vote if it is set aside."""
+    from fusion_core.layers import HeadOrVote
+
+    return HeadOrVote(name=FUSED)([head, *graph.frozen])
+
+
 class Fusion:
     """One fusion (type, rule). A subclass sets the class attributes and overrides what differs.
 
@@ -507,6 +515,7 @@ class Fusion:
     diagram: ClassVar[str]
     uses_holdout: ClassVar[bool] = False  # its fusion learns on training images the members never see
     trained_head: ClassVar[bool] = False  # its fusion is a trained network (Dense layers of its own)
+    learned_head: ClassVar[bool] = False  # its weights are fitted after the members (fusion_core/heads.py)
     is_vote: ClassVar[bool] = False  # a fixed vote over the members' answers, no weights at all
     reads_features: ClassVar[bool] = False  # reads the members' last hidden layers, not their answers
     sees_input: ClassVar[bool] = False  # the fusion reads the image as well
@@ -547,7 +556,8 @@ class Fusion:
         raise NotImplementedError
 
     def fuse(self, graph: FusionGraph) -> Any:
-        """The Keras hook: the fused probabilities, from a layer named FUSED."""
+        """The Keras hook: the fused probabilities, from a layer named FUSED (a learned head's last
+        layer is named HEAD and feeds `_head_or_vote`, whose HeadOrVote layer is named FUSED)."""
         raise NotImplementedError
 
 
@@ -608,6 +618,8 @@ class LearnedWeights(Fusion):
     type, rule = "parallel", "weighted"
     label = "Learned weights: a trained weight per member"
     diagram = "Learned weights\np = Σ w_k p_k · {n} params"
+    uses_holdout = True
+    learned_head = True
 
     def fusion_params(self, fusion: FusionConfig, members: list[MemberConfig]) -> int:
         return len(members)
@@ -622,14 +634,16 @@ class LearnedWeights(Fusion):
     def fuse(self, graph: FusionGraph) -> Any:
         from fusion_core import layers
 
-        return layers.WeightedAverage(name=FUSED)(graph.frozen)
+        return _head_or_vote(graph, layers.WeightedAverage(name=HEAD)(graph.frozen))
 
 
 class FeatureHead(Fusion):
     type, rule = "parallel", "feature"
     label = "Feature head: a classifier on the members' last hidden layers"
     diagram = "Feature head\nDense 10 softmax on the hidden features\n{n} params"
+    uses_holdout = True
     trained_head = True
+    learned_head = True
     reads_features = True
 
     def _width(self, members: list[MemberConfig]) -> int:
@@ -652,8 +666,8 @@ class FeatureHead(Fusion):
 
         features = [StopGradient(name=f"{member_name(k)}_features")(h) for k, h in enumerate(graph.hidden)]
         joined = _concat(features, "features")
-        head = layers.Dense(NUM_CLASSES, activation="softmax", name=FUSED, **graph.head_initializer(501))
-        return head(joined)
+        head = layers.Dense(NUM_CLASSES, activation="softmax", name=HEAD, **graph.head_initializer(501))
+        return _head_or_vote(graph, head(joined))
 
 
 class Cascade(Fusion):
@@ -696,6 +710,7 @@ class Stacking(Fusion):
     diagram = "Stacking meta-learner\nDense 10 softmax on [p_1 … p_K]\n{n} params"
     uses_holdout = True
     trained_head = True
+    learned_head = True
 
     def fusion_params(self, fusion: FusionConfig, members: list[MemberConfig]) -> int:
         return (NUM_CLASSES * len(members) + 1) * NUM_CLASSES
@@ -711,8 +726,8 @@ class Stacking(Fusion):
         from keras import layers
 
         joined = _concat(graph.frozen, "member_probs")
-        head = layers.Dense(NUM_CLASSES, activation="softmax", name=FUSED, **graph.head_initializer(502))
-        return head(joined)
+        head = layers.Dense(NUM_CLASSES, activation="softmax", name=HEAD, **graph.head_initializer(502))
+        return _head_or_vote(graph, head(joined))
 
 
 class MetaNetwork(Fusion):
@@ -723,6 +738,7 @@ class MetaNetwork(Fusion):
     diagram = "Hybrid meta-network\nDense {units} relu → Dense 10 softmax\non [x, p_1 … p_K] · {n} params"
     uses_holdout = True
     trained_head = True
+    learned_head = True
     sees_input = True
     uses_meta_units = True
 
@@ -745,7 +761,8 @@ class MetaNetwork(Fusion):
         joined = layers.Concatenate(name="meta_input")([graph.inputs, *graph.frozen])
         units = graph.fusion.meta_units
         h = layers.Dense(units, activation="relu", name="meta_dense", **graph.head_initializer(503))(joined)
-        return layers.Dense(NUM_CLASSES, activation="softmax", name=FUSED, **graph.head_initializer(504))(h)
+        out = layers.Dense(NUM_CLASSES, activation="softmax", name=HEAD, **graph.head_initializer(504))(h)
+        return _head_or_vote(graph, out)
 
 
 # Every fusion, in the order the UI offers them; a type's first rule is its default.

@@ -7,7 +7,14 @@ turns the batch logs into events:
      "total_steps": 2345, "series": {"member_0": {"loss": 0.41, "accuracy": 0.88}, ..., "fused": {...}}}
 
 Training points cover the last `log_every` batches; validation points are measured 4 times per
-epoch on a fixed subset of the validation set, so even a one-epoch run draws a curve.
+epoch on a fixed subset of the validation set, so even a one-epoch run draws a curve. A first
+validation point (step 0, the untrained model: chance level) is sent right after the model is
+built, before the training function is traced, so a chart starts at once.
+
+Keras runs several steps per call of its compiled function (`steps_per_execution`, chosen by
+`choose_steps_per_execution`), so the callback sees every N-th batch end; every step has the same
+shape (the last batch is padded with zero-weight rows, `pad_to_full_batches`), so a smaller last
+batch never costs a second compilation.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ import numpy as np
 from fusion_core import registry
 from fusion_core.config import RunConfig
 from fusion_core.device import device_info
+from fusion_core.heads import fit_head
+from fusion_core.layers import GroupedDense
 from fusion_core.models import FUSED, build_model, compile_model, member_name, output_names, uses_holdout
 
 EventHandler = Callable[[dict], None]
@@ -34,6 +43,16 @@ MONITOR_SIZE = 1000  # validation images scored at each validation point
 # On TensorFlow, XLA compilation costs about 3 s up front and saves about 1.3 ms per step of the
 # article's network on two cores (docs/PERFORMANCE.md): worth it only for longer runs.
 XLA_MIN_STEPS = 2500
+# Stop must act within about 0.5 s: one execution of N steps may take at most this long. Estimated
+# from the model's size: a step costs about 6 x parameters x batch FLOP, and these two shared cores
+# sustain about 5e10 FLOP/s under load (the article's network: 2.4e11 FLOP per epoch in 2.5-5 s).
+# Measured (bench/bench_engine.py stop, 2026-11-29, TensorFlow, machine busy): the article's network
+# gets N = 20 and Stop ended `train()` 0.07 s after it was requested (median of 3, at most 0.09 s);
+# five members get N = 4: 0.15 s (at most 0.34 s). On a GPU a step is about 1 ms of dispatch: N = 20.
+STOP_BUDGET_S = 0.25
+CPU_FLOPS = 5e10
+GPU_FLOPS = 1e13
+MAX_STEPS_PER_EXECUTION = 20
 
 
 def choose_jit_compile(total_steps: int) -> bool | str:
@@ -41,6 +60,56 @@ def choose_jit_compile(total_steps: int) -> bool | str:
     if keras.backend.backend() != "tensorflow":
         return "auto"
     return total_steps >= XLA_MIN_STEPS
+
+
+def choose_steps_per_execution(num_params: int, batch_size: int, log_every: int = LOG_EVERY) -> int:
+    """Steps per compiled call: as many as fit in STOP_BUDGET_S, and a divisor of `log_every`.
+
+    More steps per call mean fewer round trips to Python (on a GPU a callback reading the logs after
+    every batch costs 1.4x a bare epoch), but Stop, and every point, wait for the call to end. A
+    divisor of `log_every` keeps the training points exactly `log_every` steps apart.
+    """
+    flops = GPU_FLOPS if device_info().get("gpu") else CPU_FLOPS
+    step_seconds = 6.0 * num_params * batch_size / flops
+    fits = max(1, int(STOP_BUDGET_S / max(step_seconds, 1e-9)))
+    limit = min(fits, MAX_STEPS_PER_EXECUTION, max(1, log_every))
+    return max(n for n in range(1, limit + 1) if log_every % n == 0)
+
+
+def grouped_layout() -> bool:
+    """Whether train() builds identical members as grouped layers (models.build_member_group).
+
+    On a GPU a step is dispatch-bound, so fewer, larger products pay (measured 0.52 s against 0.69 s
+    per warm epoch for 5 members). On CPU the step is compute-bound: with TensorFlow the grouped
+    joint fit of 5 members still came out ahead of one branch per member (tracing included, two
+    runs: 0.58 and 0.68 of five separate fits, against 0.68 and 0.77); with JAX the batched
+    products were slower (warm epoch 1.9 s against 1.5 s at 20,000 images). docs/PERFORMANCE.md.
+    """
+    info = device_info()
+    return bool(info.get("gpu")) or info.get("backend") == "tensorflow"
+
+
+def pad_to_full_batches(
+    x: np.ndarray, y: np.ndarray, weights: dict[str, np.ndarray] | None, names: list[str], batch_size: int
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Pads the data to a whole number of batches with rows of weight 0.
+
+    A last, smaller batch has a new shape: on JAX (and with XLA) the training step compiles a second
+    time for it, which costs as much as the first time. Zero-weight rows add nothing to the loss,
+    the gradients or the weighted accuracy (a batch holding some is scaled as a full one: Keras
+    divides by the batch size); every member still trains on exactly the real examples.
+    Returns (x, y, per-output weights) with len(x) a multiple of `batch_size`.
+    """
+    n = len(x)
+    pad = -n % batch_size
+    if weights is None:
+        weights = {name: np.ones(n, dtype="float32") for name in names}
+    if pad == 0:
+        return x, y, weights
+    x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), dtype=x.dtype)])
+    y = np.concatenate([y, np.zeros(pad, dtype=y.dtype)])
+    weights = {name: np.concatenate([w, np.zeros(pad, dtype=w.dtype)]) for name, w in weights.items()}
+    return x, y, weights
 
 
 @dataclass
@@ -56,6 +125,8 @@ class TrainOutcome:
     stopped_early: bool = False
     best_epoch: int | None = None
     device: dict = field(default_factory=dict)
+    steps_per_execution: int = 1  # the callback saw every N-th batch end; Stop acts within N steps
+    head: dict | None = None  # a learned fusion's head phase (fusion_core/heads.py), else None
 
 
 def event_rows(event: dict) -> list[dict]:
@@ -92,7 +163,13 @@ def score(probs: dict[str, np.ndarray], y: np.ndarray) -> dict[str, dict[str, fl
 
 
 class StreamingCallback(keras.callbacks.Callback):
-    """Bridges Keras's batch logs to plain event dicts, and stop requests to `stop_training`."""
+    """Bridges Keras's batch logs to plain event dicts, and stop requests to `stop_training`.
+
+    With N steps per execution Keras calls `on_train_batch_end` once per N batches (its `batch` is
+    the last of them, possibly past the end of a short last execution): points fall on the first
+    batch end at or after each planned step, and a stop request acts at the next call, within N
+    steps. `padded_size` is the epoch's rows including zero-weight padding (pad_to_full_batches).
+    """
 
     def __init__(
         self,
@@ -108,6 +185,7 @@ class StreamingCallback(keras.callbacks.Callback):
         stop_event: threading.Event | None,
         log_every: int = LOG_EVERY,
         val_per_epoch: int = VAL_PER_EPOCH,
+        padded_size: int | None = None,
     ):
         super().__init__()
         self.names = names
@@ -115,6 +193,9 @@ class StreamingCallback(keras.callbacks.Callback):
         self.steps_per_epoch = steps_per_epoch
         self.batch_size = batch_size
         self.num_examples = num_examples
+        self.padded_size = padded_size or num_examples
+        # Keras divides each batch's weighted loss sum by the batch size, padding rows included.
+        self.real_fraction = num_examples / self.padded_size
         self.epochs = epochs
         self.on_event = on_event
         self.stop_event = stop_event
@@ -125,16 +206,19 @@ class StreamingCallback(keras.callbacks.Callback):
         self.step = 0
         self.epoch = 0
         self.stop_requested = False
-        self.t0 = time.perf_counter()
-        self._window_start = (0, {})  # (examples seen this epoch, cumulative means) at the last point
+        self.t0 = time.perf_counter()  # train() start: `elapsed` includes building, like the user's wait
+        self._last_batch = 0  # batches of this epoch done at the previous call
+        self._window_start = (0, {})  # (rows seen this epoch, cumulative means) at the last point
 
     # -- helpers ------------------------------------------------------------------------------
     def _emit(self, split: str, batch: int, series: dict) -> None:
+        done = batch + 1 if self.step else 0
         event = {
             "split": split,
             "step": self.step,
-            "epoch": round(self.epoch + (batch + 1) / self.steps_per_epoch, 4),
-            "seen": min(self.step * self.batch_size, self.epochs * self.num_examples),
+            "epoch": round(self.epoch + done / self.steps_per_epoch, 4),
+            # Padding rows are spread over the epoch by the shuffle: count the real ones pro rata.
+            "seen": self.epoch * self.num_examples + round(done * self.num_examples / self.steps_per_epoch),
             "elapsed": round(time.perf_counter() - self.t0, 3),
             "total_steps": self.steps_per_epoch * self.epochs,
             "series": series,
@@ -144,7 +228,8 @@ class StreamingCallback(keras.callbacks.Callback):
             self.on_event(event)
 
     def _train_point(self, batch: int, logs: dict) -> None:
-        seen_now = min((batch + 1) * self.batch_size, self.num_examples)
+        # Rows behind Keras's running means, padding included (padded_size is a whole batch count).
+        seen_now = min((batch + 1) * self.batch_size, self.padded_size)
         seen_before, means_before = self._window_start
         width = max(seen_now - seen_before, 1)
         series, means_now = {}, {}
@@ -160,7 +245,10 @@ class StreamingCallback(keras.callbacks.Callback):
                 # Keras reports means over the epoch so far; recover the mean over this window.
                 window = (now * seen_now - before * seen_before) / width
                 # Float round-off in the subtraction must not show as 100.00001% accuracy.
-                values[metric] = min(max(window, 0.0), 1.0) if metric == "accuracy" else max(window, 0.0)
+                if metric == "accuracy":
+                    values[metric] = min(max(window, 0.0), 1.0)
+                else:
+                    values[metric] = max(window, 0.0) / self.real_fraction
             series[name] = values
         self._window_start = (seen_now, means_now)
         self._emit("train", batch, series)
@@ -168,24 +256,37 @@ class StreamingCallback(keras.callbacks.Callback):
     def validation_point(self, batch: int) -> None:
         self._emit("val", batch, score(probabilities(self.model, self.x_monitor), self.y_monitor))
 
-    # -- Keras hooks --------------------------------------------------------------------------
-    def on_train_begin(self, logs=None):
-        self.t0 = time.perf_counter()
+    def _stop_set(self) -> bool:
+        return self.stop_event is not None and self.stop_event.is_set()
 
+    # -- Keras hooks --------------------------------------------------------------------------
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
+        self._last_batch = 0
         self._window_start = (0, {})
 
     def on_train_batch_end(self, batch, logs=None):
-        self.step += 1
+        batch = min(batch, self.steps_per_epoch - 1)  # a short last execution reports past the end
+        before, done = self._last_batch, batch + 1
+        self._last_batch = done
+        first = self.step == 0  # a training point at once, so a chart starts moving before batch 20
+        self.step = self.epoch * self.steps_per_epoch + done
         logs = logs or {}
-        stop = self.stop_event is not None and self.stop_event.is_set()
-        last_of_epoch = batch + 1 == self.steps_per_epoch
-        first = self.step == 1  # a point at once, so a chart starts moving before batch 20
-        if first or stop or last_of_epoch or (batch + 1) % self.log_every == 0:
+        stop = self._stop_set()
+        last_of_epoch = done == self.steps_per_epoch
+        crossed_log = done // self.log_every > before // self.log_every
+        crossed_val = any(before < p <= done for p in self.val_points)
+        trained = first or stop or last_of_epoch or crossed_log
+        if trained:
             self._train_point(batch, logs)
-        if (batch + 1) in self.val_points or (stop and (batch + 1) not in self.val_points):
+        if crossed_val or stop:
             self.validation_point(batch)
+        if not stop and self._stop_set():  # requested while the points above were handled
+            stop = True
+            if not trained:
+                self._train_point(batch, logs)
+            if not crossed_val:
+                self.validation_point(batch)
         if stop:
             self.stop_requested = True
             self.model.stop_training = True
@@ -242,6 +343,26 @@ def sample_weights(config: RunConfig, num_examples: int) -> dict[str, np.ndarray
     return weights
 
 
+def ungroup(model: keras.Model, config: RunConfig, *, jit_compile: bool | str = "auto") -> keras.Model:
+    """The standard layout (a Dense per member and layer, `build_model(config)`) with `model`'s weights.
+
+    Identical members train faster as grouped layers (`build_model(config, grouped=True)`), but saved
+    models, uploads and diagrams find each member by its layer names (member_k_dense_i).
+    """
+    grouped = [layer for layer in model.layers if isinstance(layer, GroupedDense)]
+    if not grouped:
+        return model
+    plain = compile_model(build_model(config), config, jit_compile=jit_compile)
+    for layer in model.layers:
+        if isinstance(layer, GroupedDense):
+            for k in range(layer.groups):
+                suffix = "" if layer.name == "members_output" else layer.name.removeprefix("members")
+                plain.get_layer(member_name(k) + suffix).set_weights(layer.member_weights(k))
+        elif layer.weights:
+            plain.get_layer(layer.name).set_weights(layer.get_weights())
+    return plain
+
+
 def train(
     config: RunConfig,
     data: Any,
@@ -252,14 +373,18 @@ def train(
     val_per_epoch: int = VAL_PER_EPOCH,
     monitor_size: int = MONITOR_SIZE,
     jit_compile: bool | str | None = None,
+    steps_per_execution: int | None = None,
 ) -> TrainOutcome:
     """Build, compile and fit the model that `config` describes on `data`.
 
     `data` has float32 arrays x_train (n, 784), x_val, and int labels y_train, y_val (see
-    fusion_core.data.PreparedData). Setting `stop_event` stops training after the current batch;
-    the weights and the history so far are kept and the outcome's status is 'stopped'.
-    `jit_compile=None` lets `choose_jit_compile` decide from the run's length.
+    fusion_core.data.PreparedData). Setting `stop_event` stops training at the end of the current
+    execution (`steps_per_execution` batches, chosen so that it takes at most about 0.25 s); the
+    weights and the history so far are kept and the outcome's status is 'stopped'.
+    `jit_compile=None` lets `choose_jit_compile` decide from the run's length;
+    `steps_per_execution=None` lets `choose_steps_per_execution` decide from the model's size.
     """
+    t_start = time.perf_counter()
     config.validate()
     keras.utils.set_random_seed(config.training.seed)
     tc = config.training
@@ -269,7 +394,10 @@ def train(
         jit_compile = choose_jit_compile(steps * tc.epochs)
         if jit_compile is True and not device_info()["gpu"] and not registry.xla_on_cpu(config):
             jit_compile = False  # convolutions: XLA on a CPU is slower (fusion_core/registry.py CNN)
-    model = compile_model(build_model(config), config, jit_compile=jit_compile)
+    model = build_model(config, grouped=grouped_layout())
+    if steps_per_execution is None:
+        steps_per_execution = choose_steps_per_execution(model.count_params(), tc.batch_size, log_every)
+    model = compile_model(model, config, jit_compile=jit_compile, steps_per_execution=steps_per_execution)
     names = output_names(config)
     x_monitor, y_monitor = data.x_val[:monitor_size], data.y_val[:monitor_size]
     streaming = StreamingCallback(
@@ -284,20 +412,31 @@ def train(
         stop_event=stop_event,
         log_every=log_every,
         val_per_epoch=val_per_epoch,
+        padded_size=steps * tc.batch_size,
     )
+    streaming.t0 = t_start
+    streaming.set_model(model)
+    device = device_info()
+    if stop_event is not None and stop_event.is_set():
+        plain = ungroup(model, config, jit_compile=jit_compile)
+        return TrainOutcome(plain, "stopped", device=device, steps_per_execution=steps_per_execution)
+    # The untrained model's validation point (chance level), before the training function is traced:
+    # tracing takes seconds, and the chart should not stay empty meanwhile.
+    streaming.validation_point(-1)
     callbacks: list[keras.callbacks.Callback] = [streaming]
     early = None
     if tc.early_stopping_patience > 0:
         early = EarlyStopping(data.x_val, data.y_val, tc.early_stopping_patience)
         callbacks.append(early)
-    if stop_event is not None and stop_event.is_set():
-        return TrainOutcome(model=model, status="stopped", device=device_info())
 
+    x, y, weights = pad_to_full_batches(
+        data.x_train, data.y_train, sample_weights(config, n), names, tc.batch_size
+    )
     t0 = time.perf_counter()
     model.fit(
-        data.x_train,
-        {name: data.y_train for name in names},
-        sample_weight=sample_weights(config, n),
+        x,
+        {name: y for name in names},
+        sample_weight=weights,
         batch_size=tc.batch_size,
         epochs=tc.epochs,
         shuffle=True,
@@ -305,6 +444,16 @@ def train(
         callbacks=callbacks,
     )
     seconds = time.perf_counter() - t0
+    # A learned head is then fitted to convergence on the frozen members' held-out outputs; one
+    # more validation point shows the fused curve's jump.
+    # The head is fitted on the plain layout: ungrouping rebuilds the model, and the head's choice
+    # (HeadOrVote.use_vote) lives in the layer's config, which a rebuild would reset.
+    model = ungroup(model, config, jit_compile=jit_compile)
+    stopped = streaming.stop_requested
+    head = fit_head(model, config, data.x_train, data.y_train, members_seconds=seconds, stopped=stopped)
+    if head is not None:
+        streaming.set_model(model)
+        streaming.validation_point(steps - 1)
     epochs_done = streaming.step / steps
     stopped_early = bool(early and early.stopped)
     return TrainOutcome(
@@ -316,5 +465,7 @@ def train(
         seconds_per_epoch=round(seconds / epochs_done, 3) if epochs_done else 0.0,
         stopped_early=stopped_early,
         best_epoch=early.best_epoch if early else None,
-        device=device_info(),
+        device=device,
+        steps_per_execution=steps_per_execution,
+        head=head,
     )

@@ -32,6 +32,7 @@ from fusion_core.config import (
     RunConfig,
     TrainConfig,
 )
+from fusion_core.limits import ResourceLimitError, check_parameter_count
 from fusion_core.registry import FUSED, member_index, member_name, parse_model_name
 
 INPUT_SHAPE = [None, 784]  # what every Fusion Lab model takes: a batch of flattened 28x28 images
@@ -42,8 +43,8 @@ MAX_CONFIG_BYTES = 2 * 1024 * 1024  # the largest Fusion Lab config.json is abou
 # The layers Fusion Lab builds its networks from (fusion_core.models and fusion_core.layers; the
 # CNN and LSTM members' in fusion_core.registry).
 LAYER_CLASSES = ("InputLayer", "Dense", "Dropout", "Concatenate", "Average", "Identity", "StopGradient",
-                 "HardVote", "WeightedAverage", "Reshape", "Cropping1D", "Conv2D", "MaxPooling2D",
-                 "Flatten", "LSTM")  # fmt: skip
+                 "HardVote", "WeightedAverage", "HeadOrVote", "Reshape", "Cropping1D", "Conv2D",
+                 "MaxPooling2D", "Flatten", "LSTM")  # fmt: skip
 
 
 def _max_parameters() -> int:
@@ -185,6 +186,10 @@ def check_declared_architecture(data: bytes) -> dict[str, Any]:
         raise NotAFusionModel(
             f"it declares {params:,} parameters; the largest Fusion Lab model has {MAX_PARAMETERS:,}"
         )
+    try:  # the same limit a run trained here has (fusion_core.limits), for every member kind
+        check_parameter_count(params, what="The uploaded model")
+    except ResourceLimitError as exc:
+        raise NotAFusionModel(str(exc)) from None
     outputs = [n for n in _declared_output_names(config) if member_index(n) is not None]
     if len(outputs) > MAX_MEMBERS:
         raise NotAFusionModel(f"it declares {len(outputs)} members; Fusion Lab allows at most {MAX_MEMBERS}")

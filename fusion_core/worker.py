@@ -34,13 +34,14 @@ from fusion_core import paths
 from fusion_core.config import RunConfig
 from fusion_core.executors import Executor, ExecutorError, Job, executor_from_env, run_locally
 from fusion_core.jobs import ACTIVE, friendly_error
-from fusion_core.store import RunStore
+from fusion_core.store import RunStore, StoreError
 
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.25  # how often an idle worker looks for a job, and a busy one for a stop request
 HEARTBEAT_SECONDS = 1.0
 SWEEP_SECONDS = 2.0  # how often a worker looks for jobs whose worker died
+STORE_RETRY_S = 2.0  # how long a worker waits before it asks an unusable store again
 EXIT_SLOT_TAKEN = 3  # another live worker holds this slot
 PR_SET_PDEATHSIG = 1
 PARENT_GONE = "Interrupted: the app that started its worker stopped."
@@ -82,15 +83,28 @@ class Worker:
 
     # -- the claim loop ----------------------------------------------------------------------------
     def serve(self) -> int:
-        """Claim and run jobs until closed; returns how many jobs this worker ran."""
-        self.store.register_worker(self.id, slot=self.slot)
+        """Claim and run jobs until closed; returns how many jobs this worker ran.
+
+        A store that cannot be used is logged in one line, never raised: at start the worker then
+        serves nothing; later it waits and tries again (a full disk or a lock can clear).
+        """
+        try:
+            self.store.register_worker(self.id, slot=self.slot)
+        except StoreError as exc:
+            log.error("worker %s cannot use the run store: %s", self.id, exc)
+            return 0
         beat = threading.Thread(target=self._beat, name=f"fusion-heartbeat-{self.id}", daemon=True)
         beat.start()
         try:
             self._report_device()
             idle_since = time.monotonic()
             while not self._closing.is_set():
-                claimed = self.store.claim_job(self.id)
+                try:
+                    claimed = self.store.claim_job(self.id)
+                except StoreError as exc:
+                    log.warning("worker %s cannot claim a job now: %s", self.id, exc)
+                    self._closing.wait(STORE_RETRY_S)
+                    continue
                 if claimed is None:
                     if self.idle_exit is not None and time.monotonic() - idle_since >= self.idle_exit:
                         break
@@ -103,7 +117,10 @@ class Worker:
         finally:
             self._closing.set()
             beat.join(timeout=5)
-            self.store.unregister_worker(self.id)
+            try:
+                self.store.unregister_worker(self.id)
+            except StoreError as exc:  # its row ages out: list_workers reads fresh heartbeats only
+                log.warning("worker %s could not sign off: %s", self.id, exc)
         return self.jobs_run
 
     def close(self, *, stop_current: bool = True) -> None:
@@ -263,8 +280,13 @@ def main(args: argparse.Namespace) -> int:
     except ExecutorError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    try:
+        store = RunStore()
+    except StoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     worker = Worker(
-        RunStore(),
+        store,
         execute=execute,
         parent_pid=args.parent_pid,
         slot=args.slot,

@@ -70,6 +70,9 @@ def app_home(tmp_path, monkeypatch, request):
     serving.start()
     yield tmp_path
     worker.close()  # stops a job still training after its current batch
-    serving.join(60)
+    # Wait it out, however busy the machine: a job still training here would build its Keras model
+    # beside the next test's job, in the same process, which Keras does not support.
+    serving.join(300)
+    assert not serving.is_alive(), "the test worker did not stop within 300 s"
     store.close()
     st.cache_resource.clear()

@@ -65,6 +65,8 @@ SCRIPT = textwrap.dedent(
     train_accuracy = labs._training_accuracy(run_id, path, 1.0)
     with open(path, "rb") as f:
         uploaded = state.get_predictor("labs").register_upload(store, "copy.keras", f.read(), mnist=data)
+    store.register_worker("worker-1")  # the sidebar's device line is what a worker reports
+    store.set_worker_device("worker-1", backend="tensorflow", device="CPU")
     device = state.get_device()
     print(json.dumps({
         "members": len(drawn.members),

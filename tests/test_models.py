@@ -11,6 +11,7 @@ import pytest
 
 from fusion_core.config import FUSION_RULES, make_config
 from fusion_core.models import FUSED, build_model, count_params, member_name, output_names
+from fusion_core.registry import HEAD
 
 pytestmark = pytest.mark.jax
 
@@ -96,7 +97,7 @@ def test_learned_weights_start_equal_and_are_a_normalised_weighted_mean(x):
     members = np.stack([out[member_name(k)] for k in range(3)])
     np.testing.assert_allclose(out[FUSED], members.mean(axis=0), rtol=1e-5, atol=1e-7)
     logits = np.array([1.0, -0.5, 0.2], "float32")
-    model.get_layer(FUSED).set_weights([logits])
+    model.get_layer(HEAD).set_weights([logits])
     w = np.exp(logits) / np.exp(logits).sum()
     out = forward(model, x)
     np.testing.assert_allclose(out[FUSED], np.einsum("k,knc->nc", w, members), rtol=1e-5, atol=1e-7)
@@ -128,7 +129,7 @@ def test_feature_fusion_is_a_softmax_head_on_concatenated_last_hidden_layers(x):
     model = build_model(small("parallel", "feature", members=3))
     features = np.concatenate([hidden_of(model, k, x) for k in range(3)], axis=1)
     np.testing.assert_allclose(
-        forward(model, x)[FUSED], dense(model, FUSED, features, "softmax"), rtol=1e-4, atol=1e-6
+        forward(model, x)[FUSED], dense(model, HEAD, features, "softmax"), rtol=1e-4, atol=1e-6
     )
 
 
@@ -147,14 +148,14 @@ def test_stacking_meta_learner_is_logistic_regression_on_member_probabilities(x)
     model = build_model(small("serial", "stacking", members=3))
     out = forward(model, x)
     joined = np.concatenate([out[member_name(k)] for k in range(3)], axis=1)
-    np.testing.assert_allclose(out[FUSED], dense(model, FUSED, joined, "softmax"), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(out[FUSED], dense(model, HEAD, joined, "softmax"), rtol=1e-4, atol=1e-6)
 
 
 def test_hybrid_meta_network_sees_image_and_member_probabilities(x):
     model = build_model(small("hybrid", "meta", members=2))
     out = forward(model, x)
     joined = np.concatenate([x, out[member_name(0)], out[member_name(1)]], axis=1)
-    expected = dense(model, FUSED, dense(model, "meta_dense", joined, "relu"), "softmax")
+    expected = dense(model, HEAD, dense(model, "meta_dense", joined, "relu"), "softmax")
     np.testing.assert_allclose(out[FUSED], expected, rtol=1e-4, atol=1e-6)
 
 

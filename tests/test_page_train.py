@@ -169,6 +169,20 @@ def test_a_tiny_run_trains_in_the_background_and_shows_its_results(lab):
     assert not other.dataframe and other.session_state["train_run_id"] is None
 
 
+def test_a_learned_fusion_warns_before_training_and_says_after_it_that_the_vote_answered(lab):
+    at = open_train_page()
+    at.radio(key="train_fusion_type").set_value("serial").run()
+    at.selectbox(key="train_rule").set_value("stacking").run()
+    set_tiny_config(at)  # 100 training images: 20 held out, too few to fit the meta-learner
+    assert any("fewer than the 100 it needs" in c.value for c in at.caption)
+    at.button(key="train_button").click().run()
+    wait_for(at, lambda a: len(a.dataframe) > 0)
+    assert any("The learned fusion was set aside" in w.value and "only 20" in w.value for w in at.warning)
+    run = get_store().get_run(at.session_state["train_run_id"])
+    assert run["results"]["head"]["fallback"] == "soft vote"
+    assert not at.exception
+
+
 def test_stop_button_stops_the_run(lab):
     at = open_train_page()
     set_tiny_config(at, epochs=50, batch=16)  # 350 steps: far longer than the stop takes

@@ -125,7 +125,7 @@ def test_config_offers_exactly_the_registered_fusions():
     assert {("serial", "stacking"), ("hybrid", "meta")} <= {f.key for f in FUSIONS if f.uses_holdout}
     assert {("parallel", "soft"), ("parallel", "hard")} <= {f.key for f in FUSIONS if f.is_vote}
     assert {("hybrid", "meta")} <= {f.key for f in FUSIONS if f.uses_meta_units}
-    assert not any(f.uses_holdout for f in FUSIONS if not f.trained_head)  # a holdout trains a head
+    assert not any(f.uses_holdout for f in FUSIONS if not f.learned_head)  # a holdout fits a head
 
 
 def test_unknown_fusions_and_kinds_are_refused_with_the_value_received():

@@ -7,9 +7,18 @@ import threading
 import numpy as np
 import pytest
 
+import fusion_core.train as trainer
 from fusion_core.config import make_config
 from fusion_core.models import FUSED, member_name
-from fusion_core.train import event_rows, sample_weights, train
+from fusion_core.train import (
+    CPU_FLOPS,
+    STOP_BUDGET_S,
+    choose_steps_per_execution,
+    event_rows,
+    pad_to_full_batches,
+    sample_weights,
+    train,
+)
 
 pytestmark = pytest.mark.jax
 
@@ -55,20 +64,104 @@ def test_training_learns_the_synthetic_signal(prepared):
     assert last_val["series"][FUSED]["accuracy"] > 0.8  # chance is 0.1
 
 
-def test_stop_request_is_honoured_within_one_batch_and_keeps_the_history(prepared):
+@pytest.mark.parametrize("steps_per_execution", [1, 4])
+def test_stop_request_is_honoured_within_one_execution_and_keeps_the_history(prepared, steps_per_execution):
+    # Keras runs `steps_per_execution` batches per call and the callback sees only the end of each
+    # call: "within one batch" becomes "within one execution" (N = 1: the very next batch).
     stop = threading.Event()
-    seen_steps = []
 
     def on_event(event):
-        seen_steps.append(event["step"])
         if event["step"] >= 5:
             stop.set()
 
-    outcome = train(tiny(epochs=3, batch_size=10), prepared, on_event=on_event, stop_event=stop, log_every=5)
+    outcome = train(
+        tiny(epochs=3, batch_size=10),
+        prepared,
+        on_event=on_event,
+        stop_event=stop,
+        log_every=5,
+        steps_per_execution=steps_per_execution,
+    )
     assert outcome.status == "stopped"
-    assert outcome.events[-1]["step"] <= 6  # set after step 5: at most one more batch runs
+    assert outcome.steps_per_execution == steps_per_execution
+    assert outcome.events[-1]["step"] <= 5 + steps_per_execution  # at most one more execution runs
     assert outcome.epochs_completed < 3
-    assert any(e["split"] == "val" for e in outcome.events)
+    assert any(e["split"] == "val" and e["step"] > 0 for e in outcome.events)
+
+
+def test_with_several_steps_per_execution_points_fall_on_execution_ends(prepared):
+    events = []
+    outcome = train(tiny(batch_size=10), prepared, on_event=events.append, log_every=8, steps_per_execution=4)
+    steps = -(-len(prepared.x_train) // 10)
+    train_steps = [e["step"] for e in events if e["split"] == "train"]
+    assert all(s % 4 == 0 or s == steps for s in train_steps)
+    assert np.diff(train_steps).max() <= 8 and train_steps[-1] == steps
+    assert outcome.epochs_completed == 1.0 and events[-1]["seen"] == len(prepared.x_train)
+
+
+def test_first_event_is_the_untrained_models_validation_point(prepared):
+    events = []
+    train(tiny(), prepared, on_event=events.append)
+    first = events[0]
+    assert (first["split"], first["step"], first["epoch"], first["seen"]) == ("val", 0, 0.0, 0)
+    assert first["series"][FUSED]["accuracy"] < 0.5  # chance level: nothing trained yet
+    assert events[1]["elapsed"] >= first["elapsed"]
+
+
+def test_a_last_partial_batch_is_padded_so_the_step_is_not_traced_again(prepared, monkeypatch):
+    n = len(prepared.x_train)
+    whole = next(b for b in range(50, 100) if n % b == 0)  # every batch full
+    partial = next(b for b in range(50, 100) if n % b)  # a smaller last batch without padding
+    original = trainer.compile_model
+
+    def traces_of(batch_size: int) -> tuple[int, list[dict]]:
+        traces = []
+
+        def counting(model, *args, **kwargs):
+            model = original(model, *args, **kwargs)
+            inner = model.train_step
+
+            def step(*a, **k):  # runs once per trace of the training step
+                traces.append(1)
+                return inner(*a, **k)
+
+            model.train_step = step
+            return model
+
+        monkeypatch.setattr(trainer, "compile_model", counting)
+        events = []
+        train(tiny(batch_size=batch_size, epochs=2), prepared, on_event=events.append)
+        return len(traces), events
+
+    full_traces, _ = traces_of(whole)
+    partial_traces, events = traces_of(partial)
+    assert partial_traces == full_traces  # TensorFlow traces twice on first use, JAX once
+    steps = -(-n // partial)
+    assert events[-1]["step"] == events[-1]["total_steps"] == 2 * steps
+    assert events[-1]["seen"] == 2 * n  # the padding rows are not counted as seen
+
+
+def test_padding_rows_weigh_nothing_and_real_rows_keep_their_weights():
+    x = np.arange(10 * 3, dtype="float32").reshape(10, 3)
+    y = np.arange(10) % 3
+    bagged = {"member_0": np.array([2, 0, 1, 1, 3, 0, 1, 1, 0, 1], dtype="float32")}
+    xp, yp, wp = pad_to_full_batches(x, y, bagged, ["member_0"], 4)
+    assert len(xp) == len(yp) == len(wp["member_0"]) == 12
+    assert np.array_equal(xp[:10], x) and np.array_equal(yp[:10], y)
+    assert np.array_equal(wp["member_0"][:10], bagged["member_0"]) and not wp["member_0"][10:].any()
+    _, _, plain = pad_to_full_batches(x, y, None, ["member_0", FUSED], 5)
+    assert set(plain) == {"member_0", FUSED} and plain[FUSED].sum() == 10
+
+
+def test_steps_per_execution_keeps_one_execution_within_the_stop_budget():
+    article = 669_706  # the article's network: 784-512-512-10
+    n = choose_steps_per_execution(article, 128)
+    assert 20 % n == 0 and n > 1
+    assert n * 6 * article * 128 / CPU_FLOPS <= STOP_BUDGET_S
+    assert choose_steps_per_execution(50_000_000, 128) == 1  # a slow step: every batch
+    assert choose_steps_per_execution(1_000, 32) == 20
+    assert choose_steps_per_execution(1_000, 32, log_every=6) == 6
+    assert choose_steps_per_execution(1_000, 32, log_every=7) == 7
 
 
 def test_same_seed_same_curves_and_another_seed_differs(prepared):

@@ -232,3 +232,17 @@ def test_a_layer_fusion_lab_never_makes_is_refused(store):
         config["config"]["layers"][1]["class_name"] = "Conv3D"
 
     refused(store, with_config(data, convolve), "is a Conv3D")
+
+
+def test_an_upload_beyond_this_machines_parameter_limit_is_refused(store, monkeypatch):
+    """Uploads meet the same limit as a run trained here (fusion_core.limits), before anything is built."""
+    from fusion_core import limits, uploads
+
+    small = limits.Limits(max_parameters=1_000)
+    monkeypatch.setattr(
+        uploads,
+        "check_parameter_count",
+        lambda count, what: limits.check_parameter_count(count, what=what, limits=small),
+    )
+    message = refused(store, keras_bytes(build_model(small_config())), "too large for this machine")
+    assert "the limit is 1,000" in message

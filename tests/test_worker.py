@@ -390,3 +390,14 @@ def test_two_apps_on_one_home_run_two_workers_not_four_and_none_outlive_them(sto
             app.kill()
             app.wait(10)
     wait_until(lambda: not any(_alive(pid) for pid in pids), 15, "the workers to leave with their apps")
+
+
+def test_a_worker_with_an_unusable_store_logs_one_line_and_serves_nothing(tmp_path, caplog):
+    store = RunStore(tmp_path / "runs.sqlite")
+    store.close()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{store.path}{suffix}").unlink(missing_ok=True)
+    store.path.write_bytes(b"not a database" * 100)  # replaced under the store
+    worker = Worker(store, poll_seconds=0.05, idle_exit=0.2)
+    assert worker.serve() == 0  # returns instead of raising
+    assert "cannot use the run store" in caplog.text

@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from fusion_core import registry
+from fusion_core import heads, registry
 from fusion_core.config import (
     ACTIVATIONS,
     FUSION_RULES,
@@ -68,9 +68,20 @@ register(
         ),
         "config.meta_units": "Meta-network units",
         "config.meta_units.help": "Hidden units of the hybrid meta-network.",
-        "config.stacking_holdout": "Share kept for the meta-learner",
+        "config.stacking_holdout": "Share kept for the fusion to learn on",
         "config.stacking_holdout.help": (
-            "Training images the members never see; the meta-learner learns on them."
+            "Training images the members never see; the fusion's own weights (learned weights, feature "
+            "head, meta-learner) are fitted on the members' answers for them after the members train."
+        ),
+        "config.head.too_few": (
+            "This rule learns its fusion from {n:,} held-out training images, fewer than the {min:,} it "
+            "needs: the run will use the members' soft vote instead, and say so."
+        ),
+        "config.head.few": (
+            "This rule learns its fusion from only {n:,} held-out training images. At this budget a "
+            "learned fusion rarely beats a plain vote: after training it is kept only if it did better "
+            "than the soft vote and the best member on those images, otherwise the soft vote answers "
+            "(the results say which)."
         ),
         "config.members_mode": "Members",
         "config.members_mode.help": "Give every member the same architecture, or set each one.",
@@ -267,10 +278,23 @@ def config_ui(key_prefix: str, *, default: RunConfig | None = None, compact: boo
         training = _training_ui(key, base.training, compact)
     config = RunConfig(member=member, members=members, fusion=fusion, training=training)
     try:
-        return config.validate()
+        config.validate()
     except ConfigError as exc:  # the widgets prevent this; say so plainly if it ever happens
         st.error(t("config.invalid", error=exc))
         st.stop()
+    _head_budget_note(fusion_col, config)
+    return config
+
+
+def _head_budget_note(column, config: RunConfig) -> None:
+    """Before training: warn when a learned fusion has too few held-out images to beat a vote."""
+    if not registry.fusion_of(config).learned_head:
+        return
+    n = heads.held_out_size(config)
+    if n < heads.MIN_HELD_OUT:
+        column.caption(t("config.head.too_few", n=n, min=heads.MIN_HELD_OUT))
+    elif n < heads.FEW_HELD_OUT:
+        column.caption(t("config.head.few", n=n))
 
 
 def _fusion_ui(key, base: FusionConfig, compact: bool) -> FusionConfig:

@@ -63,6 +63,14 @@ register(
             "Trained in {train:.1f} s ({per_epoch:.2f} s per epoch) on {device} with {backend} · "
             "predicting one digit takes {latency:.1f} ms · {n_train:,} training images"
         ),
+        "results.head.fallback": (
+            "**The learned fusion was set aside:** {reason}. The fused answers are the members' soft vote."
+        ),
+        "results.head.kept": (
+            "The learned fusion was fitted after the members, on {held_out:,} held-out training images "
+            "({steps} L-BFGS steps, {seconds:.1f} s): {head:.1%} on them, against {vote:.1%} for the "
+            "soft vote and {best:.1%} for the best member."
+        ),
         "results.gallery": "Digits the fusion got wrong",
         "results.gallery_single": "Digits the network got wrong",
         "results.gallery.help": "Each caption: true label → fused prediction · each member's vote, in order.",
@@ -271,6 +279,26 @@ def _enlarge(image: np.ndarray, factor: int = 4) -> np.ndarray:
     return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
 
 
+def _head_note(head: dict | None) -> None:
+    """What happened to a learned fusion after the members trained: fitted, or set aside and why."""
+    if not head:
+        return
+    if head.get("fallback"):
+        st.warning(t("results.head.fallback", reason=safe(head.get("reason") or "")))
+        return
+    st.info(
+        t(
+            "results.head.kept",
+            held_out=head.get("held_out", 0),
+            steps=head.get("fitted_steps", 0),
+            seconds=head.get("seconds", 0.0),
+            head=head.get("head_accuracy", 0.0),
+            vote=head.get("vote_accuracy", 0.0),
+            best=head.get("best_member_accuracy", 0.0),
+        )
+    )
+
+
 def run_results(run_id: int) -> None:
     """Test results of a finished run: table, gain, confusion matrix and the misclassified digits."""
     run = get_store().get_run(run_id)
@@ -287,6 +315,7 @@ def run_results(run_id: int) -> None:
         st.dataframe(table, hide_index=True, column_config={t("charts.table.params"): params})
         if not single:
             st.markdown(f"**{gain_sentence(results)}**")
+        _head_note(results.get("head"))
         st.caption(
             t(
                 "results.timing",
