@@ -117,3 +117,21 @@ def test_the_memory_estimate_holds_a_cnns_feature_maps_for_each_image_of_a_batch
     maps = 28 * 28 * 16 + 14 * 14 * 16 + 14 * 14 * 32 + 7 * 7 * 32  # each convolution, then its pooling
     assert per_batch_growth(kinds="cnn") == 784 + maps + 128 + 10
     assert per_batch_growth(kinds="lstm") == 784 + 28 * 6 * 64 + 10
+
+
+@pytest.mark.parametrize("rule", ["weighted", "feature", "stacking", "meta"])
+def test_learned_heads_fit_on_mixed_kinds_of_member(rule, prepared):
+    """The head phase reads CNN and LSTM members' outputs and hidden layers like an MLP's."""
+    import numpy as np
+
+    from fusion_core import heads, registry
+    from fusion_core.models import FUSED, build_model
+
+    fusion = next(f for f in registry.FUSIONS if f.rule == rule)
+    small = {"hidden_units": 8, "filters": 4, "meta_units": 8}
+    config = make_config(fusion.type, rule=rule, kinds="mlp,cnn,lstm", **small)
+    model = build_model(config)
+    record = heads.fit_head(model, config, prepared.x_train, prepared.y_train, members_seconds=1.0)
+    assert record["rule"] == rule and record["fallback"] in (None, heads.VOTE)
+    fused = np.asarray(model(prepared.x_val[:8], training=False)[FUSED])
+    np.testing.assert_allclose(fused.sum(axis=1), 1.0, rtol=1e-5)
