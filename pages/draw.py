@@ -9,6 +9,7 @@ from fusion_core.predictor_client import PredictorError
 from fusion_core.preprocess import load_image_bytes
 from ui.frame import require_frame
 from ui.i18n import t
+from ui.limits_ui import note_run, queue_refusal
 from ui.predict_ui import (
     USABLE_STATUSES,
     enlarge,
@@ -75,8 +76,12 @@ if quick_id is not None:
 elif not runs:
     st.subheader(t("draw.empty_title"))
     st.write(t("draw.empty_body"))
-    if st.button(t("draw.quick_train"), key="quick_train", type="primary", icon="⚡"):
+    refusal = queue_refusal()  # one visitor cannot fill the shared queue
+    if refusal:
+        st.error(refusal, icon="🛑")
+    if st.button(t("draw.quick_train"), key="quick_train", type="primary", icon="⚡", disabled=bool(refusal)):
         run_id = jobs.submit(store, make_config(**PRESETS["quick"]), name=t("draw.quick_name"), kind="quick")
+        note_run(run_id)
         st.session_state[QUICK_RUN] = run_id
         st.rerun()
 

@@ -16,6 +16,7 @@ from ui.i18n import t
 from ui.labs import action_row, intro, mnist_or_error, what_to_look_for
 from ui.labs_charts import gap_figure, gap_table, variant_label
 from ui.labs_views import overfit_variants
+from ui.limits_ui import note_run, queue_refusal
 from ui.live import ACTIVE, live_run, remember_run, remembered_run
 from ui.state import get_store
 
@@ -50,17 +51,22 @@ variant = variant_label(config.to_dict())
 
 run_id = remembered_run(RUN_KEY, RUN_PARAM)
 busy = run_id is not None and jobs.job_state(get_store(), run_id)["status"] in ACTIVE
+refusal = None if busy else queue_refusal()  # one visitor cannot fill the shared queue
+if refusal:
+    st.error(refusal, icon="🛑")
 clicked, summary_col = action_row(
     t("overfit.train"),
     key="overfit_train",
     help_text=t("overfit.train.help"),
     busy_text=t("overfit.busy"),
     busy=busy,
-    disabled=mnist is None,
+    disabled=mnist is None or bool(refusal),
 )
 summary_col.caption(t("overfit.summary", variant=variant, describe=config.describe(), epochs=epochs))
 if clicked:
     run_id, reused = jobs.reuse_or_submit(get_store(), config, name=f"overfit {variant}", kind="overfit")
+    if not reused:
+        note_run(run_id)
     if reused:  # never train the same network twice
         st.session_state[REUSED] = run_id
     remember_run(run_id, RUN_KEY, RUN_PARAM)

@@ -129,6 +129,22 @@ def test_page_renders_without_runs_and_offers_a_quick_fusion():
     assert not [s for s in at.selectbox if s.key == "draw_run"]
 
 
+def test_a_visitor_with_enough_runs_waiting_cannot_start_a_quick_fusion():
+    from fusion_core.limits import MAX_ACTIVE_PER_VISITOR
+
+    store = RunStore()
+    mine = [store.create_run(make_config().to_dict()) for _ in range(MAX_ACTIVE_PER_VISITOR)]
+    at = open_draw()
+    at.session_state["visitor_run_ids"] = mine
+    at.run()
+    refusal = f"You already have {MAX_ACTIVE_PER_VISITOR} runs queued or running"
+    assert any(refusal in e.value for e in at.error)
+    assert at.button(key="quick_train").disabled
+    store.finish(mine[0], "failed", error="made for the test")
+    at.run()
+    assert not at.button(key="quick_train").disabled
+
+
 def test_page_predicts_an_uploaded_digit_with_every_member():
     run_id, _, _ = tiny_run("My tiny fusion")
     at = open_draw()

@@ -191,6 +191,19 @@ def test_an_unusable_override_is_a_readable_message_and_the_defaults_are_used(la
 # -- overfitting -----------------------------------------------------------------------------------
 
 
+def test_overfitting_refuses_a_run_beyond_the_visitors_limit(lab):
+    from fusion_core.limits import MAX_ACTIVE_PER_VISITOR
+
+    store = get_store()
+    mine = [store.create_run(make_config().to_dict()) for _ in range(MAX_ACTIVE_PER_VISITOR)]
+    at = open_page("overfitting")
+    at.session_state["visitor_run_ids"] = mine
+    at.run()
+    refusal = f"You already have {MAX_ACTIVE_PER_VISITOR} runs queued or running"
+    assert any(refusal in e.value for e in at.error)
+    assert at.button(key="overfit_train").disabled
+
+
 def test_overfit_run_trains_live_then_shows_in_the_comparison(lab):
     at = open_page("overfitting")
     assert at.slider(key="overfit_epochs").value == 30
