@@ -7,6 +7,7 @@ import time
 import keras
 import numpy as np
 
+from fusion_core.diversity import diversity
 from fusion_core.models import FUSED, count_params, member_name
 from fusion_core.train import probabilities, score
 
@@ -65,7 +66,7 @@ def evaluate(model: keras.Model, x_test: np.ndarray, y_test: np.ndarray, num_mem
         }
         for name in [*members, FUSED]
     }
-    return {
+    results = {
         "series": series,
         "fused_accuracy": scores[FUSED]["accuracy"],
         "best_member": best,
@@ -82,3 +83,6 @@ def evaluate(model: keras.Model, x_test: np.ndarray, y_test: np.ndarray, num_mem
         "params_total": params["total"],
         "latency_ms": latency_ms(model),
     }
+    if num_members >= 2:  # why the fusion helped or not; a single network has nobody to differ from
+        results["diversity"] = diversity([preds[m] for m in members], fused_pred, y_test)
+    return results
