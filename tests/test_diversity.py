@@ -73,3 +73,31 @@ def test_error_correlation_of_two_flawless_members_is_one():
 def test_bad_input_says_what_was_expected(members, fused, y, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         diversity(members, fused, y)
+
+
+@pytest.mark.jax
+@pytest.mark.parametrize(("fusion_type", "members"), [("parallel", 2), ("single", 1)])
+def test_evaluate_stores_diversity_for_fusions_only(prepared, fusion_type, members):
+    from fusion_core.config import make_config
+    from fusion_core.evaluate import evaluate
+    from fusion_core.train import train
+
+    config = make_config(
+        fusion_type,
+        num_members=members,
+        rule="soft" if members > 1 else "none",
+        hidden_units=16,
+        epochs=1,
+        batch_size=20,
+    )
+    outcome = train(config, prepared)
+    results = evaluate(outcome.model, prepared.x_test, prepared.y_test, members)
+    if members == 1:
+        assert "diversity" not in results
+        return
+    d = results["diversity"]
+    assert d["fused_accuracy"] == pytest.approx(results["fused_accuracy"])
+    assert d["best_member_accuracy"] == pytest.approx(results["best_member_accuracy"])
+    assert d["best_member_accuracy"] <= d["oracle_accuracy"] <= 1.0
+    assert len(d["pairs"]) == 1 and 0.0 <= d["mean_disagreement"] <= 1.0
+    json.dumps(results["diversity"])
