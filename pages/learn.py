@@ -6,11 +6,12 @@ import streamlit as st
 
 from fusion_core.data import DataError
 from ui import text_learn as tx
+from ui.diversity_ui import comparison_column, comparison_runs
 from ui.frame import require_frame
 from ui.i18n import t
 from ui.predict_ui import class_count_figure, digit_grid
 from ui.presets import PRESETS
-from ui.state import get_device, get_mnist
+from ui.state import get_device, get_mnist, get_store
 
 require_frame()
 
@@ -103,6 +104,21 @@ with hybrid:
     with text:
         st.markdown(t("learn.hybrid.body"))
         st.latex(tx.HYBRID)
+
+# -- members must err differently: the visitor's own runs side by side --------------------------------
+st.header(t("learn.diversity.header"))
+st.markdown(t("learn.diversity.body"))
+compared = comparison_runs(get_store().list_runs(status="done"))
+if compared["identical"] is None and compared["mixed"] is None:
+    st.markdown(t("learn.diversity.try"))
+else:
+    for column, group in zip(st.columns(2, gap="large"), ("identical", "mixed"), strict=True):
+        with column:
+            comparison_column(compared[group], group)
+if compared["mixed"] is None and st.button(
+    t("learn.diversity.start_mixed"), key="learn_diversity_mixed", icon="🧩"
+):
+    _start("mixed")
 
 # -- the data card ----------------------------------------------------------------------------------
 st.header(t("learn.data.header"))

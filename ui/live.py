@@ -26,6 +26,7 @@ from ui.charts import (
     misclassified_gallery,
     results_table,
 )
+from ui.diversity_ui import diversity_panel
 from ui.i18n import register, t
 from ui.state import get_mnist, get_store
 from ui.text import safe
@@ -328,6 +329,8 @@ def run_results(run_id: int) -> None:
             )
         )
     matrix_col.plotly_chart(confusion_figure(results["confusion_matrix"]))
+    if not single:
+        diversity_panel(results, member_kinds(run))
     st.subheader(
         t("results.gallery_single" if single else "results.gallery"),
         divider="gray",

@@ -221,3 +221,39 @@ LSTM_GATES = (
     r"h_t &= o_t \odot \tanh(c_t), \qquad t = 1, \dots, 28 \end{aligned}"
 )
 HYBRID = r"p = \operatorname{softmax}\Big(W_2 \, f\big(W_1 [x; p_1; \dots; p_K] + b_1\big) + b_2\Big)"
+
+register(
+    "en",
+    {
+        # Learn: members must err differently
+        "learn.diversity.header": "Members must err differently",
+        "learn.diversity.body": (
+            "A fusion can only beat its best member on digits where some member is right and the others "
+            "do not all make the same mistake. Five copies of the same network that differ only in their "
+            "random start learn nearly the same thing and make nearly the same mistakes: their vote "
+            "gains little. Members of different kinds (a stacked network that sees pixels, a CNN that "
+            "sees strokes wherever they are, an LSTM that reads row by row) fail on different digits, "
+            "and the vote can outvote each one's mistakes. After every fusion the Train page shows these "
+            "numbers under *Why did the fusion help (or not)?*."
+        ),
+        "learn.diversity.identical": "Identical MLP members (run {run_id}: {name})",
+        "learn.diversity.mixed": "Mixed kinds: {kinds} (run {run_id}: {name})",
+        "learn.diversity.metrics": (
+            "- disagreement between members: **{dis:.1%}**\n"
+            "- error correlation: **{corr:.2f}**\n"
+            "- best member: **{best:.2%}** · fusion: **{fused:.2%}** · oracle: **{oracle:.2%}**"
+        ),
+        "learn.diversity.missing_identical": (
+            "No finished fusion of identical MLP members yet: try the 5-member fusion above."
+        ),
+        "learn.diversity.missing_mixed": (
+            "No finished fusion of mixed kinds yet: try the MLP + CNN + LSTM preset."
+        ),
+        "learn.diversity.try": (
+            "Try it yourself: train the 5-member fusion of identical MLPs and the MLP + CNN + LSTM "
+            "fusion, then come back here: both appear side by side with their disagreement, error "
+            "correlation, oracle, best member and fusion."
+        ),
+        "learn.diversity.start_mixed": "Train MLP + CNN + LSTM",
+    },
+)

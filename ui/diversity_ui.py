@@ -1,0 +1,188 @@
+""" "Why did the fusion help (or not)?": the diversity numbers of a finished fusion, in a table, a chart
+and one sentence; and the side-by-side comparison of identical and mixed members on Learn.
+
+The numbers come from `fusion_core.diversity` via the run's stored results (`results["diversity"]`);
+a run stored before they existed has none, and then nothing is drawn.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from fusion_core.registry import member_name
+from ui.charts import member_kinds, series_label
+from ui.i18n import register, t
+from ui.text import safe
+
+register(
+    "en",
+    {
+        "diversity.title": "Why did the fusion help (or not)?",
+        "diversity.help": (
+            "A vote can only fix a digit when some member gets it right and the members that get it "
+            "wrong do not all agree. Disagreement: share of test digits on which two members give "
+            "different answers. Error correlation: how much two members' mistakes fall on the same "
+            "digits (1 = always the same digits, 0 = unrelated). Oracle: share of test digits that at "
+            "least one member gets right, the ceiling of any fusion of these members."
+        ),
+        "diversity.pair": "Pair",
+        "diversity.pair_name": "{a} · {b}",
+        "diversity.disagreement": "Disagreement (%)",
+        "diversity.correlation": "Error correlation",
+        "diversity.bar.best": "Best member",
+        "diversity.bar.fused": "Fusion",
+        "diversity.bar.oracle": "Oracle (one member right)",
+        "diversity.axis": "Test accuracy (%)",
+        "diversity.alike": (
+            "The members err alike: their mistakes correlate at {corr:.2f} and they disagree on only "
+            "{dis:.1%} of the test digits. Members that make the same mistakes cannot be fixed by a vote."
+        ),
+        "diversity.different": (
+            "The members err differently: their mistakes correlate at {corr:.2f} and they disagree on "
+            "{dis:.1%} of the test digits, so a vote has wrong answers it can outvote."
+        ),
+        "diversity.headroom": (
+            "At least one member was right on {oracle:.2%} of the digits, {room:.2f} points above the best "
+            "member ({best:.2%}); the fusion reached {fused:.2%}, {share} that room."
+        ),
+        "diversity.no_room": (
+            "At least one member was right on {oracle:.2%} of the digits, no more than the best member "
+            "({best:.2%}): there was nothing for the fusion to win; it reached {fused:.2%}."
+        ),
+        "diversity.share_used": "{share:.0%} of",
+        "diversity.share_lost": "below the best member rather than into",
+    },
+)
+
+ALIKE_CORRELATION = 0.6  # above this mean error correlation the members' mistakes mostly coincide
+
+
+def diversity_of(results: dict | None) -> dict | None:
+    """The stored diversity numbers, or None for a single network or a run stored before them."""
+    d = (results or {}).get("diversity")
+    needed = ("pairs", "mean_disagreement", "mean_error_correlation", "oracle_accuracy")
+    if not isinstance(d, dict) or any(key not in d for key in needed):
+        return None
+    if not {"best_member_accuracy", "fused_accuracy"} <= set(d):
+        return None
+    return d
+
+
+def _member(index: int, kinds: list[str] | None) -> str:
+    label = series_label(member_name(index))
+    if kinds and index < len(kinds) and set(kinds) != {"MLP"}:
+        return f"{label} ({kinds[index]})"
+    return label
+
+
+def diversity_table(d: dict, kinds: list[str] | None = None) -> pd.DataFrame:
+    """One row per pair of members: disagreement (%) and error correlation."""
+    rows = [
+        {
+            t("diversity.pair"): t("diversity.pair_name", a=_member(p["a"], kinds), b=_member(p["b"], kinds)),
+            t("diversity.disagreement"): round(100 * p["disagreement"], 2),
+            t("diversity.correlation"): round(p["error_correlation"], 3),
+        }
+        for p in d["pairs"]
+    ]
+    return pd.DataFrame(rows)
+
+
+def diversity_figure(d: dict) -> go.Figure:
+    """Best member, fusion and oracle as three bars: where the fusion landed within its reach."""
+    names = [t("diversity.bar.best"), t("diversity.bar.fused"), t("diversity.bar.oracle")]
+    values = [100 * d["best_member_accuracy"], 100 * d["fused_accuracy"], 100 * d["oracle_accuracy"]]
+    low = max(0.0, min(values) - 2.0)  # zoom in: the differences are a few tenths of a point
+    figure = go.Figure(
+        go.Bar(
+            x=names,
+            y=values,
+            text=[f"{v:.2f}%" for v in values],
+            textposition="outside",
+            marker_color=["#8c8c8c", "#d62728", "#2ca02c"],
+        )
+    )
+    figure.update_layout(
+        yaxis={"title": t("diversity.axis"), "range": [low, min(100.0, max(values) + 1.0)]},
+        height=300,
+        margin={"l": 10, "r": 10, "t": 20, "b": 10},
+    )
+    return figure
+
+
+def diversity_sentence(d: dict) -> str:
+    """The numbers in words: do the members err alike, and how much of the reachable room the fusion took."""
+    corr = d["mean_error_correlation"]
+    dis = d["mean_disagreement"]
+    first = t("diversity.alike" if corr >= ALIKE_CORRELATION else "diversity.different", corr=corr, dis=dis)
+    best, fused, oracle = d["best_member_accuracy"], d["fused_accuracy"], d["oracle_accuracy"]
+    room = oracle - best
+    if room <= 0:
+        return f"{first} {t('diversity.no_room', oracle=oracle, best=best, fused=fused)}"
+    gained = fused - best
+    share = t("diversity.share_used", share=gained / room) if gained >= 0 else t("diversity.share_lost")
+    second = t("diversity.headroom", oracle=oracle, room=100 * room, best=best, fused=fused, share=share)
+    return f"{first} {second}"
+
+
+def diversity_panel(results: dict | None, kinds: list[str] | None = None) -> bool:
+    """Draw the panel under a fusion's results; False (and nothing drawn) when there are no numbers."""
+    d = diversity_of(results)
+    if d is None:
+        return False
+    st.subheader(t("diversity.title"), divider="gray", help=t("diversity.help"))
+    table_col, chart_col = st.columns(2, gap="large")
+    with table_col:
+        st.dataframe(diversity_table(d, kinds), hide_index=True)
+        st.markdown(diversity_sentence(d))
+    chart_col.plotly_chart(diversity_figure(d), key="diversity_bars")
+    return True
+
+
+# -- Learn: identical against mixed members ---------------------------------------------------------
+
+
+def _kinds_of(run: dict) -> list[str]:
+    return member_kinds(run)
+
+
+def comparison_runs(runs: list[dict]) -> dict[str, dict | None]:
+    """The newest finished fusion of identical MLP members and the newest of mixed kinds (None if absent).
+
+    `runs` newest first, as `RunStore.list_runs` returns them; only runs with diversity numbers count.
+    """
+    found: dict[str, dict | None] = {"identical": None, "mixed": None}
+    for run in runs:
+        if run.get("status") != "done" or diversity_of(run.get("results")) is None:
+            continue
+        kinds = _kinds_of(run)
+        if len(kinds) < 2:
+            continue
+        group = "identical" if set(kinds) == {"MLP"} else "mixed" if len(set(kinds)) > 1 else None
+        if group and found[group] is None:
+            found[group] = run
+    return found
+
+
+def comparison_column(run: dict | None, group: str) -> None:
+    """One side of Learn's comparison: the run's numbers, or what to train to fill it."""
+    if run is None:
+        st.info(t(f"learn.diversity.missing_{group}"))
+        return
+    d = diversity_of(run["results"])
+    kinds = " + ".join(_kinds_of(run))
+    name = safe(run.get("name") or "")  # a visitor's run name is shown as text, never as Markdown
+    st.markdown(f"**{t(f'learn.diversity.{group}', run_id=run['id'], name=name, kinds=kinds)}**")
+    st.markdown(
+        t(
+            "learn.diversity.metrics",
+            dis=d["mean_disagreement"],
+            corr=d["mean_error_correlation"],
+            best=d["best_member_accuracy"],
+            fused=d["fused_accuracy"],
+            oracle=d["oracle_accuracy"],
+        )
+    )
+    st.caption(diversity_sentence(d))
