@@ -153,7 +153,8 @@ def test_a_tiny_run_trains_in_the_background_and_shows_its_results(lab):
     assert any(s.value == t("live.done") for s in at.success)
     assert any("points" in m.value and "best member" in m.value for m in at.markdown)
     specs = plotly_specs(at)
-    assert len(specs) == 3  # loss, accuracy, confusion matrix
+    assert len(specs) == 4  # loss, accuracy, confusion matrix, the diversity bars
+    assert any(h.value == t("diversity.title") for h in at.subheader)  # why the fusion helped (or not)
     assert all("0 points" not in spec for spec in specs[:2])
     assert len(at.image) > 0  # the synthetic digits are not all learned in one tiny epoch
     assert "votes" in at.image[0].proto.imgs[0].caption
@@ -161,7 +162,7 @@ def test_a_tiny_run_trains_in_the_background_and_shows_its_results(lab):
     # a refresh (same URL, new session) shows the same run, and the controls it was trained with;
     # another visitor does not see it
     again = open_train_page({"run": str(run_id)})
-    assert len(again.dataframe) == 1 and again.session_state["train_run_id"] == run_id
+    assert len(again.dataframe) == 2 and again.session_state["train_run_id"] == run_id
     assert again.radio(key="train_fusion_type").value == "parallel"
     assert again.slider(key="train_num_members").value == 2
     assert again.select_slider(key="train_hidden_units").value == 16
