@@ -468,10 +468,15 @@ def overfit_config(
     fusion: bool = False,
     epochs: int = 30,
     seed: int = 0,
+    initializer: str = "glorot_uniform",
 ) -> RunConfig:
-    """Nielsen's overfitting network with any of the four remedies switched on."""
+    """Nielsen's overfitting network with any of the four remedies switched on.
+
+    `initializer="normal"` starts from N(0, 1) weights as in Nielsen's book (see OVERFIT_PRESET).
+    """
     settings = {
         **OVERFIT_PRESET,
+        "initializer": initializer,
         "dropout_rate": OVERFIT_DROPOUT if dropout else 0.0,
         "l2": OVERFIT_L2 if l2 else 0.0,
         "early_stopping_patience": OVERFIT_PATIENCE if early_stopping else 0,

@@ -225,6 +225,21 @@ def test_overfit_run_trains_live_then_shows_in_the_comparison(lab):
     assert len(get_store().list_runs()) == 1
 
 
+def test_overfit_initializer_choice_reaches_the_submitted_config(lab):
+    at = open_page("overfitting")
+    init = at.radio(key="overfit_init")
+    assert init.value == "glorot_uniform"
+    assert "memorise its 1,000 training images" in init.help
+    init.set_value("normal")
+    at.slider(key="overfit_epochs").set_value(1)
+    at.run()
+    assert any("N(0,1) start (1 epochs)" in c.value for c in at.caption)
+    at.button(key="overfit_train").click().run()
+    run_id = at.session_state["overfit_run_id"]
+    wait_for(at, lambda a: any(s.value == t("live.done") for s in a.success))
+    assert get_store().get_run(run_id)["config"]["member"]["initializer"] == "normal"
+
+
 # -- robustness ------------------------------------------------------------------------------------
 
 
@@ -425,6 +440,7 @@ def test_variant_label_names_the_remedies_switched_on():
     both = overfit_config(dropout=True, fusion=True, epochs=10).to_dict()
     assert variant_label(both) == "dropout + fusion ×5 (10 epochs)"
     assert variant_label(overfit_config(l2=True, early_stopping=True).to_dict()) == "L2 + early stopping"
+    assert variant_label(overfit_config(initializer="normal").to_dict()) == "N(0,1) start"
 
 
 def test_robustness_figure_draws_the_fusion_bold_and_its_members_thin():

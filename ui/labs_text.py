@@ -80,6 +80,7 @@ register(
         "labs.variant.early": "early stopping",
         "labs.variant.fusion": "fusion ×{k}",
         "labs.variant.epochs": "{label} ({epochs} epochs)",
+        "labs.variant.normal": "N(0,1) start",
         "labs.robust.title": "Accuracy against {label}",
         "labs.robust.x": "{label} ({unit})",
         "labs.robust.empty": "Press Measure robustness to draw one curve per model",
@@ -158,6 +159,14 @@ register(
         "overfit.fusion": "Fuse 5 networks",
         "overfit.fusion.help": "Averages the probabilities of {k} such networks (soft voting).",
         "overfit.epochs": "Epochs",
+        "overfit.init": "Initial weights",
+        "overfit.init.glorot_uniform": "Glorot uniform (Keras default)",
+        "overfit.init.normal": "N(0, 1), as in Nielsen's book",
+        "overfit.init.help": (
+            "Nielsen starts every weight from N(0, 1). Such large weights let this small network "
+            "memorise its 1,000 training images, so the classic gap between training and test accuracy "
+            "shows clearly; Glorot's smaller weights generalise better and the gap is narrower."
+        ),
         "overfit.summary": "{variant} · {describe} · {epochs} epochs on 1,000 images, SGD, batches of 10",
         "overfit.train": "Train",
         "overfit.train.help": "Trains in the background; an identical run already stored is shown instead.",
