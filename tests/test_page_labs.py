@@ -188,6 +188,20 @@ def test_an_unusable_override_is_a_readable_message_and_the_defaults_are_used(la
     assert not at.button(key="sweep_run").disabled  # the sweep can run, with the default networks
 
 
+def test_the_one_minute_sweep_preset_fills_a_plan_estimated_under_a_minute(lab, monkeypatch):
+    monkeypatch.delenv("FUSION_LAB_LAB_OVERRIDES")  # the lab's real networks, as a class would run them
+    at = open_page("data_size")
+    default = next(c.value for c in at.caption if "points to train" in c.value)
+    assert default.startswith("16 points to train") and "about" in default  # minutes, not seconds
+    at.button(key="size_preset_minute").click().run()
+    assert not at.exception, at.exception
+    assert at.multiselect(key="size_configs").value == ["single", "parallel"]
+    assert at.multiselect(key="size_sizes").value == [500, 2_000]
+    assert at.slider(key="size_seeds").value == 2 and at.slider(key="size_epochs").value == 2
+    estimate = next(c.value for c in at.caption if "points to train" in c.value)
+    assert estimate.startswith("8 points to train") and "under a minute" in estimate
+
+
 # -- overfitting -----------------------------------------------------------------------------------
 
 

@@ -120,6 +120,11 @@ register(
         "size.epochs": "Epochs",
         "size.epochs.help": "Passes over each training set. Every size gets the same number of epochs.",
         "size.point": "{config} · {size} images · seed {seed}",
+        "size.minute": "1 minute",
+        "size.minute.help": (
+            "A lesson-length sweep: a single network against a fusion at 500 and 2,000 images, two "
+            "seeds each (the error bars), 2 epochs; estimated under a minute on two CPU cores."
+        ),
         "size.run": "Run sweep",
         "size.run.help": "Trains every point in the background, smallest first; stored points are reused.",
         "size.busy": "This sweep is still running: stop it or wait for it to finish.",
