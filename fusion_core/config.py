@@ -33,6 +33,9 @@ MEMBER_KINDS = registry.MEMBER_KIND_NAMES
 MIN_FILTERS, MAX_FILTERS = 4, 64
 MAX_CNN_DENSE_LAYERS = 2  # the dense head after the convolutions
 MAX_LSTM_LAYERS, MAX_LSTM_UNITS = 2, 512  # an LSTM's time per epoch grows with units squared
+# A member's Dense kernels start from Glorot uniform (Keras' default) or, as in Nielsen's book,
+# from N(0, 1): large weights that let a small network memorise a small training set.
+INITIALIZERS = ("glorot_uniform", "normal")
 
 
 class ConfigError(ValueError):
@@ -80,6 +83,9 @@ class MemberConfig:
     l2: float = 0.0  # L2 weight decay on the kernels, 0 to 1
     kind: str = "mlp"  # mlp, cnn or lstm (left out of to_dict when 'mlp': stored runs keep their key)
     filters: int = 16  # cnn only: filters of the first convolution, 4 to 64 (the second has twice as many)
+    # mlp only: the Dense kernels' start, 'glorot_uniform' or 'normal' = N(0, 1) (left out of
+    # to_dict when 'glorot_uniform': stored runs keep their key)
+    initializer: str = "glorot_uniform"
 
     @classmethod
     def of_kind(cls, kind: str, **overrides: Any) -> MemberConfig:
@@ -94,6 +100,8 @@ class MemberConfig:
             del data["kind"]
         if self.kind != "cnn":
             del data["filters"]
+        if self.initializer == "glorot_uniform":
+            del data["initializer"]
         return data
 
     def units_per_layer(self) -> list[int]:
@@ -131,6 +139,10 @@ class MemberConfig:
         _check_float(f"{prefix}.dropout_rate", self.dropout_rate, 0.0, 0.95)
         _check_float(f"{prefix}.l2", self.l2, 0.0, 1.0)
         _check_choice(f"{prefix}.kind", self.kind, MEMBER_KINDS)
+        _check_choice(f"{prefix}.initializer", self.initializer, INITIALIZERS)
+        if self.initializer != "glorot_uniform" and self.kind != "mlp":
+            allowed = "'glorot_uniform' for a cnn or lstm member"
+            raise ConfigError(f"{prefix}.initializer", self.initializer, allowed)
         if self.kind == "cnn":
             _check_int(f"{prefix}.filters", self.filters, MIN_FILTERS, MAX_FILTERS)
             _check_int(f"{prefix}.hidden_layers (of a cnn's dense head)", self.hidden_layers, 1,

@@ -440,8 +440,9 @@ def run_cost_preset(
 # (seeds 0 and 1, 30 epochs): training accuracy reaches 99.9% by epoch 10 and ends at 100%, while
 # test accuracy stalls at 88.8-89.3%: a gap of ~11 points where Nielsen shows 18 (82.27% test).
 # His run starts from large N(0, 1) weights; ours start from Glorot weights, the likely reason the
-# same 1,000 images generalise better here. Learning rate 0.1 overfits as fast but turns unstable
-# once L2 is on (test fell to 80-84%).
+# same 1,000 images generalise better here: with initializer="normal" (N(0, 1)) the same run ends
+# at 82.5% test accuracy (seed 0, 30 epochs, 8 s), Nielsen's 82.27%. Learning rate 0.1 overfits as
+# fast but turns unstable once L2 is on (test fell to 80-84%).
 OVERFIT_PRESET: dict[str, Any] = {
     "hidden_layers": 1,
     "hidden_units": 30,
@@ -468,10 +469,15 @@ def overfit_config(
     fusion: bool = False,
     epochs: int = 30,
     seed: int = 0,
+    initializer: str = "glorot_uniform",
 ) -> RunConfig:
-    """Nielsen's overfitting network with any of the four remedies switched on."""
+    """Nielsen's overfitting network with any of the four remedies switched on.
+
+    `initializer="normal"` starts from N(0, 1) weights as in Nielsen's book (see OVERFIT_PRESET).
+    """
     settings = {
         **OVERFIT_PRESET,
+        "initializer": initializer,
         "dropout_rate": OVERFIT_DROPOUT if dropout else 0.0,
         "l2": OVERFIT_L2 if l2 else 0.0,
         "early_stopping_patience": OVERFIT_PATIENCE if early_stopping else 0,

@@ -86,6 +86,8 @@ def build_model(config: RunConfig, *, grouped: bool = False) -> keras.Model:
 def _groupable(fusion, members: list[MemberConfig]) -> bool:
     """Identical MLP members that all read the image (not a cascade's chain) can share grouped layers."""
     same = len(members) > 1 and all(m == members[0] for m in members)
+    # GroupedDense draws Glorot slices only; N(0, 1) members are built one by one.
+    same = same and members[0].initializer == "glorot_uniform"
     return same and not fusion.chains_members and isinstance(registry.member_kind(members[0]), registry.MLP)
 
 

@@ -168,7 +168,7 @@ class MLP(MemberKind):
 
     def build(self, inputs: Any, member: MemberConfig, index: int, seed: int) -> tuple[Any, Any]:
         h = _dense_stack(inputs, member, member_name(index), seed)
-        return h, _softmax(h, member_name(index), seed)
+        return h, _softmax(h, member_name(index), seed, member.initializer)
 
 
 # The article's network (784-512-512-10): the unit in which other kinds' training cost is counted.
@@ -189,7 +189,7 @@ def _dense_stack(h: Any, member: MemberConfig, prefix: str, seed: int) -> Any:
         h = layers.Dense(
             units,
             activation=activation,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + i),
+            kernel_initializer=_kernel_initializer(member.initializer, seed + i),
             kernel_regularizer=regularizer,
             name=f"{prefix}_dense_{i}",
         )(h)
@@ -198,15 +198,23 @@ def _dense_stack(h: Any, member: MemberConfig, prefix: str, seed: int) -> Any:
     return h
 
 
-def _softmax(h: Any, prefix: str, seed: int) -> Any:
-    """The member's output: a 10-way softmax layer named `member_<k>`."""
+def _kernel_initializer(name: str, seed: int) -> Any:
+    """A member's Dense kernel start: Glorot uniform, or 'normal' = N(0, 1) as in Nielsen's book."""
     import keras
+
+    if name == "normal":
+        return keras.initializers.RandomNormal(mean=0.0, stddev=1.0, seed=seed)
+    return keras.initializers.GlorotUniform(seed=seed)
+
+
+def _softmax(h: Any, prefix: str, seed: int, initializer: str = "glorot_uniform") -> Any:
+    """The member's output: a 10-way softmax layer named `member_<k>`."""
     from keras import layers
 
     return layers.Dense(
         NUM_CLASSES,
         activation="softmax",
-        kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 99),
+        kernel_initializer=_kernel_initializer(initializer, seed + 99),
         name=prefix,
     )(h)
 

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from fusion_core import jobs
+from fusion_core.config import INITIALIZERS
 from fusion_core.experiments import (
     OVERFIT_DROPOUT,
     OVERFIT_L2,
@@ -24,7 +25,7 @@ RUN_KEY, RUN_PARAM = "overfit_run_id", "run"  # the visitor's run, in session st
 REUSED = "overfit_reused"  # set when Train found the network already stored, shown once
 MAX_EPOCHS = 60
 DEFAULTS = {"overfit_dropout": False, "overfit_l2": False, "overfit_early": False, "overfit_fusion": False,
-            "overfit_epochs": 30}  # fmt: skip
+            "overfit_epochs": 30, "overfit_init": "glorot_uniform"}  # fmt: skip
 
 require_frame()
 intro("overfit")
@@ -44,9 +45,20 @@ with st.container(border=True):
     fusion = fusion_col.toggle(
         t("overfit.fusion"), key="overfit_fusion", help=t("overfit.fusion.help", k=OVERFIT_MEMBERS)
     )
-    epochs = st.slider(t("overfit.epochs"), 1, MAX_EPOCHS, key="overfit_epochs")
+    epochs_col, init_col = st.columns(2)
+    epochs = epochs_col.slider(t("overfit.epochs"), 1, MAX_EPOCHS, key="overfit_epochs")
+    initializer = init_col.radio(
+        t("overfit.init"),
+        INITIALIZERS,
+        key="overfit_init",
+        format_func=lambda name: t(f"overfit.init.{name}"),
+        horizontal=True,
+        help=t("overfit.init.help"),
+    )
 
-config = overfit_config(dropout=dropout, l2=l2, early_stopping=early, fusion=fusion, epochs=epochs)
+config = overfit_config(
+    dropout=dropout, l2=l2, early_stopping=early, fusion=fusion, epochs=epochs, initializer=initializer
+)
 variant = variant_label(config.to_dict())
 
 run_id = remembered_run(RUN_KEY, RUN_PARAM)

@@ -188,6 +188,20 @@ def test_an_unusable_override_is_a_readable_message_and_the_defaults_are_used(la
     assert not at.button(key="sweep_run").disabled  # the sweep can run, with the default networks
 
 
+def test_the_one_minute_sweep_preset_fills_a_plan_estimated_under_a_minute(lab, monkeypatch):
+    monkeypatch.delenv("FUSION_LAB_LAB_OVERRIDES")  # the lab's real networks, as a class would run them
+    at = open_page("data_size")
+    default = next(c.value for c in at.caption if "points to train" in c.value)
+    assert default.startswith("16 points to train") and "about" in default  # minutes, not seconds
+    at.button(key="size_preset_minute").click().run()
+    assert not at.exception, at.exception
+    assert at.multiselect(key="size_configs").value == ["single", "parallel"]
+    assert at.multiselect(key="size_sizes").value == [500, 2_000]
+    assert at.slider(key="size_seeds").value == 2 and at.slider(key="size_epochs").value == 2
+    estimate = next(c.value for c in at.caption if "points to train" in c.value)
+    assert estimate.startswith("8 points to train") and "under a minute" in estimate
+
+
 # -- overfitting -----------------------------------------------------------------------------------
 
 
@@ -223,6 +237,21 @@ def test_overfit_run_trains_live_then_shows_in_the_comparison(lab):
     at.button(key="overfit_train").click().run()  # the same network again: shown, not retrained
     assert any(str(run_id) in i.value for i in at.info)
     assert len(get_store().list_runs()) == 1
+
+
+def test_overfit_initializer_choice_reaches_the_submitted_config(lab):
+    at = open_page("overfitting")
+    init = at.radio(key="overfit_init")
+    assert init.value == "glorot_uniform"
+    assert "memorise its 1,000 training images" in init.help
+    init.set_value("normal")
+    at.slider(key="overfit_epochs").set_value(1)
+    at.run()
+    assert any("N(0,1) start (1 epochs)" in c.value for c in at.caption)
+    at.button(key="overfit_train").click().run()
+    run_id = at.session_state["overfit_run_id"]
+    wait_for(at, lambda a: any(s.value == t("live.done") for s in a.success))
+    assert get_store().get_run(run_id)["config"]["member"]["initializer"] == "normal"
 
 
 # -- robustness ------------------------------------------------------------------------------------
@@ -425,6 +454,7 @@ def test_variant_label_names_the_remedies_switched_on():
     both = overfit_config(dropout=True, fusion=True, epochs=10).to_dict()
     assert variant_label(both) == "dropout + fusion ×5 (10 epochs)"
     assert variant_label(overfit_config(l2=True, early_stopping=True).to_dict()) == "L2 + early stopping"
+    assert variant_label(overfit_config(initializer="normal").to_dict()) == "N(0,1) start"
 
 
 def test_robustness_figure_draws_the_fusion_bold_and_its_members_thin():

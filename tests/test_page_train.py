@@ -221,6 +221,17 @@ def test_a_preset_from_another_page_fills_the_controls_until_it_is_trained(lab):
     wait_for(at, lambda a: len(a.dataframe) > 0)
 
 
+def test_the_one_minute_preset_button_fills_the_form(lab):
+    at = open_train_page()
+    at.slider(key="train_epochs").set_value(7).run()
+    at.button(key="train_preset_minute").click().run()
+    assert not at.exception, at.exception
+    assert at.slider(key="train_epochs").value == 2  # the preset's, not the earlier 7
+    assert at.radio(key="train_fusion_type").value == "parallel"
+    assert any("parallel x3 (soft), mlp+cnn+lstm · 2 epochs" in c for c in caption_texts(at))
+    assert any(m.label == t("limits.time") and m.value.endswith(" s") for m in at.metric)  # under 90 s
+
+
 def test_a_preset_in_the_url_with_an_override(lab):
     at = open_train_page({"preset": "quick", "epochs": "3"})
     assert any("parallel x3 (soft), 1x128 relu · 3 epochs on 10,000 images" in c for c in caption_texts(at))

@@ -97,6 +97,11 @@ register(
         "config.kind.mlp": "MLP (stacked Dense layers)",
         "config.kind.cnn": "CNN (convolutions)",
         "config.kind.lstm": "LSTM (reads the rows)",
+        "config.preset_minute": "1 minute",
+        "config.preset_minute.help": (
+            "One click: a fusion that finishes in about a minute, a soft vote of an MLP, a CNN and an "
+            "LSTM on 20,000 images for 2 epochs; compare the fused accuracy with each member's."
+        ),
         "config.preset_mixed": "MLP + CNN + LSTM",
         "config.preset_mixed.help": (
             "One click: a soft vote of three different kinds of network, the article's stacked network, "
@@ -391,6 +396,14 @@ def _members_ui(key, base: RunConfig, num_members: int, compact: bool):
             on_click=use_preset,
             args=(key("")[:-1], "mixed"),
             help=t("config.preset_mixed.help"),
+        )
+        st.button(
+            t("config.preset_minute"),
+            key=key("preset_minute"),
+            icon="⏱️",
+            on_click=use_preset,
+            args=(key("")[:-1], "minute"),
+            help=t("config.preset_minute.help"),
         )
     each = False
     if num_members > 1 and not compact:

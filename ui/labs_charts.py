@@ -167,6 +167,7 @@ def variant_label(config: dict, default_epochs: int = 30) -> str:
     members, training = config.get("member") or {}, config.get("training") or {}
     fusion = config.get("fusion") or {}
     parts = [
+        t("labs.variant.normal") if members.get("initializer") == "normal" else "",
         t("labs.variant.dropout") if members.get("dropout_rate") else "",
         t("labs.variant.l2") if members.get("l2") else "",
         t("labs.variant.early") if training.get("early_stopping_patience") else "",

