@@ -3,9 +3,10 @@
 import streamlit as st
 
 from ui.frame import app_pages, frame_runs
-from ui.i18n import t
+from ui.i18n import language_ui, sync_language, t
 from ui.state import get_device, init_session, start_workers
 
+sync_language()  # ?lang=zh opens the page in Chinese; the switch below changes it
 st.set_page_config(page_title=t("app.title"), page_icon="🧠", layout="wide")
 init_session()
 worker_problem = start_workers()  # once per server: the processes that train the jobs
@@ -19,6 +20,7 @@ frame_runs()
 with st.sidebar:
     st.markdown(f"### {t('app.title')}")
     st.caption(t("app.tagline"))
+    language_ui()
     for section, section_pages in PAGES.items():
         st.caption(f"**{section}**")
         for section_page in section_pages:

@@ -7,24 +7,9 @@ from fusion_core.config import MemberConfig, RunConfig
 from fusion_core.registry import INPUT_DIM, member_name, parameter_counts
 from ui.charts import FUSED_COLOUR, member_colour
 from ui.config_ui import format_number
-from ui.i18n import register, t
+from ui.i18n import t
 
 __all__ = ["architecture_dot", "formula_latex", "member_layer_params", "parameter_counts"]
-
-register(
-    "en",
-    {
-        "dot.input": "Input x\n784 pixels (28×28)",
-        "dot.output": "Output\n10 class probabilities",
-        "dot.params": "{n} params",
-        "dot.total": "total",
-        "dot.stage_n": "Stage {n}",
-        "dot.dropout": "dropout {rate}",
-        "dot.member_kind": "{title} · {kind}",
-        # Each fusion's box, in the words its registry entry gives.
-        **{f.diagram_key: f.diagram for f in registry.FUSIONS},
-    },
-)
 
 
 def member_layer_params(member: MemberConfig, input_dim: int = INPUT_DIM) -> list[int]:

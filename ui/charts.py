@@ -16,41 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from fusion_core.registry import FUSED, member_index, member_name, output_names, output_order
-from ui.i18n import register, t
-
-register(
-    "en",
-    {
-        "charts.points": "{title} · {n} points",
-        "charts.empty_hint": "Press Train: the curves appear here as the network learns",
-        "charts.x.step": "training step (batch)",
-        "charts.x.seen": "training images seen",
-        "charts.x.epoch": "epoch",
-        "charts.metric.loss": "loss (cross-entropy)",
-        "charts.metric.accuracy": "accuracy",
-        "charts.split.train": "training",
-        "charts.split.val": "validation",
-        "charts.series.fused": "Fused",
-        "charts.series.member": "Member {n}",
-        "charts.series.network": "Network",
-        "charts.confusion.title": "Confusion matrix (fused model, test set)",
-        "charts.confusion.true": "true",
-        "charts.confusion.predicted": "predicted",
-        "charts.confusion.hover": "true %{y}, predicted %{x}: %{text} images",
-        "charts.overlay.title": "Fused {metric}",
-        "charts.table.model": "Model",
-        "charts.table.accuracy": "Test accuracy (%)",
-        "charts.table.loss": "Test loss",
-        "charts.table.params": "Parameters (fused: whole model)",
-        "charts.table.weight": "Fusion weight",
-        "charts.table.kind": "Kind",
-        "charts.gain.more": "The fusion is {points} points more accurate than its best member ({best}).",
-        "charts.gain.less": "The fusion is {points} points less accurate than its best member ({best}).",
-        "charts.gain.equal": "The fusion is exactly as accurate as its best member ({best}).",
-        "charts.gallery.caption": "true {true} → {fused} · votes {votes}",
-        "charts.gallery.caption_single": "true {true} → predicted {fused}",
-    },
-)
+from ui.i18n import t
 
 MEMBER_COLOURS = (
     "#4C78A8",

@@ -13,48 +13,8 @@ import streamlit as st
 
 from fusion_core.registry import member_name
 from ui.charts import member_kinds, series_label
-from ui.i18n import register, t
+from ui.i18n import t
 from ui.text import safe
-
-register(
-    "en",
-    {
-        "diversity.title": "Why did the fusion help (or not)?",
-        "diversity.help": (
-            "A vote can only fix a digit when some member gets it right and the members that get it "
-            "wrong do not all agree. Disagreement: share of test digits on which two members give "
-            "different answers. Error correlation: how much two members' mistakes fall on the same "
-            "digits (1 = always the same digits, 0 = unrelated). Oracle: share of test digits that at "
-            "least one member gets right, the ceiling of any fusion of these members."
-        ),
-        "diversity.pair": "Pair",
-        "diversity.pair_name": "{a} · {b}",
-        "diversity.disagreement": "Disagreement (%)",
-        "diversity.correlation": "Error correlation",
-        "diversity.bar.best": "Best member",
-        "diversity.bar.fused": "Fusion",
-        "diversity.bar.oracle": "Oracle (one member right)",
-        "diversity.axis": "Test accuracy (%)",
-        "diversity.alike": (
-            "The members err alike: their mistakes correlate at {corr:.2f} and they disagree on only "
-            "{dis:.1%} of the test digits. Members that make the same mistakes cannot be fixed by a vote."
-        ),
-        "diversity.different": (
-            "The members err differently: their mistakes correlate at {corr:.2f} and they disagree on "
-            "{dis:.1%} of the test digits, so a vote has wrong answers it can outvote."
-        ),
-        "diversity.headroom": (
-            "At least one member was right on {oracle:.2%} of the digits, {room:.2f} points above the best "
-            "member ({best:.2%}); the fusion reached {fused:.2%}, {share} that room."
-        ),
-        "diversity.no_room": (
-            "At least one member was right on {oracle:.2%} of the digits, no more than the best member "
-            "({best:.2%}): there was nothing for the fusion to win; it reached {fused:.2%}."
-        ),
-        "diversity.share_used": "{share:.0%} of",
-        "diversity.share_lost": "below the best member rather than into",
-    },
-)
 
 ALIKE_CORRELATION = 0.6  # above this mean error correlation the members' mistakes mostly coincide
 

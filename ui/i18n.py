@@ -1,49 +1,55 @@
-"""Every user-facing string, looked up by key: `t("train.title")`.
+"""Every word a visitor sees, looked up by key: `t("train.title")`.
 
-English now; another language is one more dict in STRINGS with the same keys. A page never
-hard-codes text, so a missing key shows up as the key itself (easy to spot, never a crash).
-Pages register their own strings with `register("en", {...})` at import, keeping each page's text
-next to the page while still going through this one helper.
+The words live in one catalog per language, `ui/locales/<lang>.toml`: English in en.toml and each
+translation beside it with the same keys and the same {placeholders} (tests/test_i18n.py checks
+both). A key missing from a translation falls back to English, then to the key itself, so a gap
+shows up as readable text, never as a crash.
+
+The visitor's language is kept in the session (`st.session_state["lang"]`) and mirrored in the URL
+(`?lang=zh`), so a link opens in the language it was copied in. Keys are identities; the words are
+only for showing, so nothing ever groups or compares by a translated label.
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
+from pathlib import Path
+
+import streamlit as st
 
 DEFAULT_LANGUAGE = "en"
-STRINGS: dict[str, dict[str, str]] = {
-    "en": {
-        "app.title": "Fusion Lab",
-        "app.tagline": "Learn deep learning and model fusion on real handwritten digits",
-        "nav.learn": "Learn",
-        "nav.train": "Train",
-        "nav.draw": "Draw a digit",
-        "nav.runs": "Runs",
-        "nav.data_size": "Data size",
-        "nav.overfitting": "Overfitting",
-        "nav.robustness": "Robustness",
-        "nav.cost": "Cost of fusion",
-        "nav.section.explore": "Explore",
-        "nav.section.labs": "Experiment labs",
-        "sidebar.device": "Trains on {device} with {backend}",
-        "sidebar.data_missing": "MNIST is not available yet: {error}",
-        "error.generic": "Something went wrong: {error}. Nothing you made was lost; try again.",
-    }
-}
+LANGUAGES = {"en": "English", "zh": "简体中文"}  # code -> the language's own name, for the switch
+LANG_PARAM = "lang"  # the URL parameter that carries the language
+LOCALES = Path(__file__).with_name("locales")
+
+
+def _load(lang: str) -> dict[str, str]:
+    path = LOCALES / f"{lang}.toml"
+    if not path.exists():
+        return {}
+    with path.open("rb") as f:
+        return tomllib.load(f)
+
+
+STRINGS: dict[str, dict[str, str]] = {lang: _load(lang) for lang in LANGUAGES}
+
+
+def _session_language() -> str | None:
+    try:
+        return st.session_state.get("lang")
+    except Exception:  # outside a Streamlit script run (engine tests, bare imports)
+        return None
 
 
 def language() -> str:
-    lang = os.environ.get("FUSION_LAB_LANG", DEFAULT_LANGUAGE)
-    return lang if lang in STRINGS else DEFAULT_LANGUAGE
-
-
-def register(lang: str, strings: dict[str, str]) -> None:
-    """Add a page's strings (later registrations of the same key win)."""
-    STRINGS.setdefault(lang, {}).update(strings)
+    """The visitor's language: the session's choice, else FUSION_LAB_LANG, else English."""
+    lang = _session_language() or os.environ.get("FUSION_LAB_LANG", DEFAULT_LANGUAGE)
+    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def t(key: str, **values) -> str:
-    """The text for `key` in the current language, falling back to English, then to the key."""
+    """The text for `key` in the visitor's language, falling back to English, then to the key."""
     text = STRINGS.get(language(), {}).get(key) or STRINGS[DEFAULT_LANGUAGE].get(key) or key
     if values:
         try:
@@ -51,3 +57,40 @@ def t(key: str, **values) -> str:
         except (KeyError, IndexError, ValueError):
             return text
     return text
+
+
+def has(key: str) -> bool:
+    """Whether the catalog knows `key` (for words built from engine names, which may be new)."""
+    return key in STRINGS[DEFAULT_LANGUAGE]
+
+
+def sync_language() -> str:
+    """Called once per run by app.py: take `?lang=` into the session and keep the URL in step.
+
+    An unknown value in the URL is ignored (English, or the session's choice, stays) and dropped
+    from the URL; the switch in the sidebar writes the session key, and the next run mirrors it.
+    """
+    asked = st.query_params.get(LANG_PARAM)
+    if "lang" not in st.session_state:
+        st.session_state["lang"] = asked if asked in LANGUAGES else language()
+    elif asked in LANGUAGES and st.session_state.get("_lang_in_url") != asked:
+        st.session_state["lang"] = asked  # a link with another ?lang= opened in this session
+    lang = language()
+    if lang == DEFAULT_LANGUAGE:
+        if LANG_PARAM in st.query_params:
+            del st.query_params[LANG_PARAM]
+    elif st.query_params.get(LANG_PARAM) != lang:
+        st.query_params[LANG_PARAM] = lang
+    st.session_state["_lang_in_url"] = lang
+    return lang
+
+
+def language_ui() -> None:
+    """The sidebar's language switch (English / 简体中文)."""
+    st.radio(
+        "Language · 语言",
+        list(LANGUAGES),
+        format_func=LANGUAGES.get,
+        key="lang",
+        horizontal=True,
+    )

@@ -11,7 +11,7 @@ full rerun and stops polling.
 
 The pieces only one lab needs (the sweep's plan, the overfitting variants, the grid of perturbed
 digits) are in ui.labs_views, the chart and table builders in ui.labs_charts, the words in
-ui.labs_text.
+ui/locales (the catalog).
 
 Developers and tests can shrink every data-size sweep point with the environment variable
 FUSION_LAB_LAB_OVERRIDES, a JSON object of make_config arguments, e.g. '{"hidden_units": 16}'.
@@ -36,7 +36,6 @@ from fusion_core.data import DataError, MnistData
 from fusion_core.experiments import new_group_id
 from fusion_core.perturb import PERTURBATIONS
 from fusion_core.store import config_key
-from ui import labs_text  # noqa: F401  (registers the lab pages' strings)
 from ui.architecture import parameter_counts
 from ui.i18n import t
 from ui.state import get_mnist, get_predictor, get_store

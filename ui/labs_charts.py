@@ -15,7 +15,6 @@ import plotly.graph_objects as go
 
 from fusion_core.experiments import COST_AXES
 from fusion_core.registry import FUSED, output_names
-from ui import labs_text  # noqa: F401  (registers the labs' strings)
 from ui.charts import CHART_HEIGHT, FUSED_COLOUR, RUN_COLOURS, series_label
 from ui.i18n import t
 from ui.text import plain

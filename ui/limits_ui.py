@@ -20,23 +20,8 @@ from fusion_core.limits import (
     problems,
 )
 from fusion_core.store import StoreError
-from ui.i18n import register, t
+from ui.i18n import t
 from ui.state import get_store
-
-register(
-    "en",
-    {
-        "limits.memory": "Memory",
-        "limits.memory.help": "Weights, gradients, optimizer state, one batch's activations and the images.",
-        "limits.time": "Estimated time",
-        "limits.time.help": "{per_epoch} per epoch on this machine{calibrated}.",
-        "limits.calibrated": ", scaled by the speed of {n} finished runs",
-        "limits.too_large": (
-            "This run is too large for this machine: it needs {problems}. Use fewer members, fewer or "
-            "narrower layers, fewer epochs or fewer training images."
-        ),
-    },
-)
 
 MY_RUNS = "visitor_run_ids"  # the run ids this visitor started, on any page
 ACTIVE = ("queued", "running")

@@ -27,58 +27,9 @@ from ui.charts import (
     results_table,
 )
 from ui.diversity_ui import diversity_panel
-from ui.i18n import register, t
+from ui.i18n import t
 from ui.state import get_mnist, get_store
 from ui.text import safe
-
-register(
-    "en",
-    {
-        "live.loss": "Loss",
-        "live.accuracy": "Accuracy",
-        "live.x_axis": "Horizontal axis",
-        "live.x.step": "Steps",
-        "live.x.seen": "Images seen",
-        "live.x.epoch": "Epochs",
-        "live.stop": "Stop",
-        "live.stop.help": "Stops after the current batch; the model trained so far is kept and scored.",
-        "live.queued": "Waiting: {n} job ahead of yours.",
-        "live.queued_many": "Waiting: {n} jobs ahead of yours.",
-        "live.queued_bar": "Waiting in the queue…",
-        "live.preparing": "Preparing the data and building the model…",
-        "live.progress": "Epoch {epoch:.1f} of {epochs} · step {step:,}/{total:,}",
-        "live.left_s": "about {n} s left",
-        "live.left_min": "about {n} min left",
-        "live.stopping": "Stopping after the current batch, then scoring the model on the test set…",
-        "live.scoring": "Scoring the model on the test set…",
-        "live.done": "Training finished.",
-        "live.stopped": "Stopped at epoch {epoch:.2f}; the results are for the model as it was then.",
-        "live.stopped_early": "Training stopped early: no better validation accuracy for a while.",
-        "live.stopped_before": "This run was stopped before it started.",
-        "live.failed": "Training failed: {error}",
-        "live.interrupted": "{error}",
-        "live.missing": "Run {run_id} is not in the run store (it may have been deleted).",
-        "live.bad_param": "Ignored ?{param}={value} in the address: expected a run number, like ?{param}=12.",
-        "results.title": "Results on the 10,000 test images",
-        "results.timing": (
-            "Trained in {train:.1f} s ({per_epoch:.2f} s per epoch) on {device} with {backend} · "
-            "predicting one digit takes {latency:.1f} ms · {n_train:,} training images"
-        ),
-        "results.head.fallback": (
-            "**The learned fusion was set aside:** {reason}. The fused answers are the members' soft vote."
-        ),
-        "results.head.kept": (
-            "The learned fusion was fitted after the members, on {held_out:,} held-out training images "
-            "({steps} L-BFGS steps, {seconds:.1f} s): {head:.1%} on them, against {vote:.1%} for the "
-            "soft vote and {best:.1%} for the best member."
-        ),
-        "results.gallery": "Digits the fusion got wrong",
-        "results.gallery_single": "Digits the network got wrong",
-        "results.gallery.help": "Each caption: true label → fused prediction · each member's vote, in order.",
-        "results.no_mistakes": "No test digit was misclassified.",
-        "results.gallery_unavailable": "The test images cannot be shown: {error}",
-    },
-)
 
 ACTIVE = ("queued", "running")
 POLL_SECONDS = 0.5

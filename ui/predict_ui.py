@@ -22,61 +22,8 @@ from fusion_core.config import ConfigError, RunConfig
 from fusion_core.preprocess import to_mnist
 from fusion_core.registry import FUSED, member_index
 from ui.charts import member_kinds  # noqa: F401 - each member's kind, read here by the Draw page
-from ui.i18n import register, t
+from ui.i18n import t
 from ui.state import get_predictor
-
-register(
-    "en",
-    {
-        # shared
-        "predict.member": "Member {k}",
-        "predict.member_disagrees": "Member {k} says {digit}",
-        "predict.member_kind": "{title} · {kind}",
-        "predict.fused": "Fusion: {digit} ({confidence:.0%} sure)",
-        "predict.single": "The network says {digit} ({confidence:.0%} sure)",
-        "predict.digit": "digit",
-        "predict.probability": "probability",
-        "predict.run_label": "{name} · {description} · test accuracy {accuracy}",
-        "predict.no_accuracy": "n/a",
-        "predict.config_unknown": "unknown configuration",
-        "predict.model_missing": "The saved model of run {run_id} is gone: {path}",
-        # Draw a digit
-        "draw.title": "Draw a digit",
-        "draw.intro": (
-            "Draw a digit from 0 to 9 in the box. Every stroke updates the predictions: each member "
-            "of the fusion votes with its class probabilities and the fusion combines them. Your "
-            "drawing is cropped, scaled to 20×20 and centred in 28×28 the way MNIST's authors "
-            "prepared their digits, so it does not matter where in the box you draw."
-        ),
-        "draw.model": "Model",
-        "draw.model_help": "Finished runs that saved a model, newest first.",
-        "draw.loading": "Loading the model…",
-        "draw.empty_title": "No trained model yet",
-        "draw.empty_body": (
-            "Train a small fusion here in one click (3 members with one hidden layer of 128 units, "
-            "1 epoch on 10,000 images; well under a minute on two cores), or train your own on the "
-            "Train page."
-        ),
-        "draw.quick_train": "Train a quick fusion",
-        "draw.quick_name": "Quick fusion (Draw a digit)",
-        "draw.quick_queued": "Waiting for another training to finish (position {position} in the queue)…",
-        "draw.quick_starting": "Loading MNIST and building the model…",
-        "draw.quick_progress": "Training the quick fusion: {percent:.0%}, about {seconds:.0f} s left",
-        "draw.quick_failed": "The quick fusion failed: {error}",
-        "draw.quick_done": "The quick fusion is ready: {accuracy} on the test set.",
-        "draw.canvas_label": "Your drawing",
-        "draw.clear": "Clear",
-        "draw.upload": "…or upload a picture of a digit (PNG or JPEG)",
-        "draw.upload_help": "Dark ink on light paper or light ink on dark; one digit per picture.",
-        "draw.using_upload": "Predicting the uploaded picture. Remove it to predict your drawing again.",
-        "draw.prompt": "Draw a digit in the box",
-        "draw.seen": "What the model sees (28×28)",
-        "draw.members": "What each member says",
-        "draw.all_agree": "All {count} members agree with the fusion.",
-        "draw.one_disagrees": "1 of {total} members disagrees with the fusion (in red).",
-        "draw.some_disagree": "{count} of {total} members disagree with the fusion (in red).",
-    },
-)
 
 BLUE, RED, GREY = "#1f77b4", "#d62728", "#c7c7c7"
 USABLE_STATUSES = ("done", "stopped")

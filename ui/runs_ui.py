@@ -9,78 +9,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui.i18n import register, t
+from ui.i18n import t
 from ui.predict_ui import fused_test_accuracy
-
-register(
-    "en",
-    {
-        # Runs
-        "runs.title": "Runs",
-        "runs.intro": (
-            "Every training run of this lab. Select rows in the table to compare their validation "
-            "curves and test accuracies; pick one run below to rename, download, delete or use it."
-        ),
-        "runs.empty": "No runs yet. Train a network and it will appear here, with its curves and results.",
-        "runs.go_train": "Go to the Train page",
-        "runs.filter_status": "Status",
-        "runs.filter_type": "Fusion type",
-        "runs.search": "Search names",
-        "runs.search_placeholder": "part of a run name",
-        "runs.none_match": "No run matches these filters.",
-        "runs.count": "{shown} of {total} runs shown.",
-        "runs.col.id": "ID",
-        "runs.col.name": "Name",
-        "runs.col.status": "Status",
-        "runs.col.type": "Fusion type",
-        "runs.col.members": "Members",
-        "runs.col.rule": "Rule",
-        "runs.col.arch": "Layers × units",
-        "runs.col.activation": "Activation",
-        "runs.col.epochs": "Epochs",
-        "runs.col.train_size": "Train size",
-        "runs.col.accuracy": "Test accuracy",
-        "runs.col.sec_epoch": "Seconds / epoch",
-        "runs.col.created": "Created",
-        "runs.col.kind": "Origin",
-        "runs.compare": "Compare the selected runs",
-        "runs.compare_hint": "Select one or more rows in the table to compare their curves.",
-        "runs.curve_accuracy": "Fused validation accuracy",
-        "runs.curve_loss": "Fused validation loss",
-        "runs.no_curves": "The selected runs have no validation points yet.",
-        "runs.bar_title": "Test accuracy of the fusion",
-        "runs.epoch": "epoch",
-        "runs.accuracy": "accuracy",
-        "runs.loss": "loss",
-        "runs.manage": "Run to manage",
-        "runs.manage_header": "Manage one run",
-        "runs.rename": "New name",
-        "runs.rename_button": "Rename",
-        "runs.renamed": "Renamed run {run_id} to “{name}”.",
-        "runs.rename_empty": "A name cannot be empty.",
-        "runs.delete_confirm": "Yes, delete run {run_id} and its saved model",
-        "runs.delete_button": "Delete",
-        "runs.deleted": "Deleted run {run_id}.",
-        "runs.download_csv": "Download metrics (CSV)",
-        "runs.download_model": "Download model (.keras)",
-        "runs.no_model": "This run has no saved model.",
-        "runs.use_on_draw": "Use on Draw a digit",
-        "runs.error": "Error: {error}",
-        "runs.upload_header": "Upload a model",
-        "runs.upload": "A .keras model trained in Fusion Lab",
-        "runs.upload_help": "It becomes a run here and can be used on Draw a digit.",
-        "runs.upload_done": "Added the uploaded model as run {run_id} ({accuracy} on the test set).",
-        "runs.upload_bad": "This is not a Fusion Lab model: {reason}",
-        "runs.upload_checking": "Checking the model and scoring it on the test set…",
-        "runs.upload_failed": "The model could not be added, and nothing was kept: {error}",
-        "runs.skipped": "{error}",
-        "runs.training_unknown": (
-            "An uploaded model: how it was trained (epochs, training images, batch size, optimizer) "
-            "is not saved in a .keras file, so it is unknown."
-        ),
-        "runs.unknown_help": "Empty where unknown: an uploaded model does not say how it was trained.",
-    },
-)
 
 RUN_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 

@@ -19,14 +19,6 @@ from fusion_core.executors import ExecutorError, executor_from_env
 from fusion_core.predictor_client import PredictorClient
 from fusion_core.store import RunStore, StoreError
 from fusion_core.worker_pool import MAX_JOBS_ENV, WorkerPool, parse_max_jobs, start_pool
-from ui.i18n import register
-
-register(
-    "en",
-    {
-        "sidebar.device_starting": "The training worker is starting…",
-    },
-)
 
 log = logging.getLogger(__name__)
 
