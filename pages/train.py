@@ -8,39 +8,12 @@ from fusion_core.data import DataError
 from ui.architecture import architecture_dot, formula_latex, parameter_counts
 from ui.config_ui import clear_preset_request, config_ui, requested_config
 from ui.frame import require_frame
-from ui.i18n import register, t
+from ui.i18n import t
 from ui.limits_ui import estimate_ui, note_run, queue_refusal, start_refusal
 from ui.live import ACTIVE, live_run, remember_run, remembered_run, run_results
 from ui.state import get_mnist, get_store
 
 require_frame()
-
-register(
-    "en",
-    {
-        "train.title": "Train",
-        "train.intro": (
-            "Build a network (stacked Dense layers, a small CNN or an LSTM), or several fused into one "
-            "model, and train it on the handwritten digits of MNIST. Pick the fusion and the members' "
-            "shape, look at the architecture and its formula, then press **Train**: the loss and "
-            "accuracy curves of every member (thin) and of the fusion (bold) are drawn while it learns, "
-            "training solid and validation dashed. When it is done, see whether the fusion beat its "
-            "best member."
-        ),
-        "train.data_error": "MNIST could not be loaded, so training is not possible yet.\n\n{error}",
-        "train.controls": "Architecture and training",
-        "train.before": "Before training",
-        "train.params": "Parameters",
-        "train.params.help": "Weights and biases to learn, members plus the fusion's own.",
-        "train.params.members": "members {members:,} + fusion {fused:,}",
-        "train.formula": "The network as a formula",
-        "train.button": "Train",
-        "train.button.help": "Starts a training job in the background; you can keep using the page.",
-        "train.button.busy": "Your run is still going: stop it or wait for it to finish.",
-        "train.summary": "{describe} · {epochs} epochs on {size:,} images",
-        "train.live": "Training",
-    },
-)
 
 
 def start_training(config) -> None:

@@ -29,7 +29,7 @@ def test_translation_has_the_same_keys_and_placeholders(lang):
     english, other = i18n.STRINGS["en"], i18n.STRINGS[lang]
     # Completeness (no English key without a translation) is checked once the catalog is whole.
     assert sorted(set(other) - set(english)) == [], f"{lang}.toml has keys English does not"
-    wrong = {key: (placeholders(english[key]), placeholders(other[key])) for key in english}
+    wrong = {key: (placeholders(english[key]), placeholders(other[key])) for key in other}
     assert {k: v for k, v in wrong.items() if v[0] != v[1]} == {}
     assert not [key for key, text in other.items() if not text.strip()]
 
