@@ -39,18 +39,26 @@ INITIALIZERS = ("glorot_uniform", "normal")
 
 
 class ConfigError(ValueError):
-    """A configuration value is out of range; the message names the field and the value."""
+    """A configuration value is out of range; the message names the field and the value.
 
-    def __init__(self, field_name: str, value: Any, allowed: str):
+    `code` and `params` say the same for a page that words it in the visitor's language:
+    'int_range' (low, high), 'float_range' (low, high), 'choice' (options), else 'other'.
+    """
+
+    def __init__(self, field_name: str, value: Any, allowed: str, *, code: str = "other", **params: Any):
         self.field = field_name
         self.value = value
         self.allowed = allowed
+        self.code = code
+        self.params = params
         super().__init__(f"{field_name} must be {allowed}. Received: {field_name}={value!r}")
 
 
 def _check_int(name: str, value: Any, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(name, value, f"a whole number from {low} to {high}")
+        raise ConfigError(
+            name, value, f"a whole number from {low} to {high}", code="int_range", low=low, high=high
+        )
 
 
 def _check_float(name: str, value: Any, low: float, high: float, *, high_open: bool = False) -> None:
@@ -58,12 +66,20 @@ def _check_float(name: str, value: Any, low: float, high: float, *, high_open: b
     ok = ok and low <= value and (value < high if high_open else value <= high)
     if not ok:
         bracket = ")" if high_open else "]"
-        raise ConfigError(name, value, f"a number in [{low}, {high}{bracket}")
+        raise ConfigError(
+            name, value, f"a number in [{low}, {high}{bracket}", code="float_range", low=low, high=high
+        )
 
 
 def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise ConfigError(name, value, "one of " + ", ".join(repr(a) for a in allowed))
+        raise ConfigError(
+            name,
+            value,
+            "one of " + ", ".join(repr(a) for a in allowed),
+            code="choice",
+            options=tuple(allowed),
+        )
 
 
 @dataclass

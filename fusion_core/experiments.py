@@ -383,6 +383,7 @@ def cost_rows(runs: Iterable[dict]) -> list[dict]:
             "run_id": run["id"],
             "name": run["name"],
             "description": _describe(run["config"]),
+            "config": run["config"],
             "fusion_type": fusion.get("type"),
             "num_members": fusion.get("num_members"),
             "params_total": int(results["params_total"]),

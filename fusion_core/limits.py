@@ -181,19 +181,32 @@ def format_minutes(seconds: float) -> str:
     return f"{seconds / 3600:,.1f} h"
 
 
+def breaches(est: Estimate, limits: Limits = LIMITS) -> list[tuple[str, dict[str, Any]]]:
+    """The limits the estimate exceeds, as codes with their numbers (empty when the run fits):
+    ('parameters', {needed, limit}), ('memory', {needed, limit}) in bytes, ('time', {needed, limit})
+    in seconds. A page words them in the visitor's language; `problems` words them in English."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    if est.parameters > limits.max_parameters:
+        found.append(("parameters", {"needed": est.parameters, "limit": limits.max_parameters}))
+    if est.memory_bytes > limits.max_memory_bytes:
+        found.append(("memory", {"needed": est.memory_bytes, "limit": limits.max_memory_bytes}))
+    if est.total_seconds > limits.max_minutes * 60:
+        found.append(("time", {"needed": est.total_seconds, "limit": limits.max_minutes * 60}))
+    return found
+
+
 def problems(est: Estimate, limits: Limits = LIMITS) -> list[str]:
     """One sentence per limit the estimate exceeds (empty when the run fits)."""
-    found = []
-    if est.parameters > limits.max_parameters:
-        found.append(f"{est.parameters:,} parameters; the limit is {limits.max_parameters:,}")
-    if est.memory_bytes > limits.max_memory_bytes:
-        limit = format_bytes(limits.max_memory_bytes)
-        found.append(f"about {format_bytes(est.memory_bytes)} of memory; the limit is {limit}")
-    if est.total_seconds > limits.max_minutes * 60:
-        found.append(
-            f"about {format_minutes(est.total_seconds)} of training; the limit is {limits.max_minutes:g} min"
-        )
-    return found
+    english = {
+        "parameters": lambda v: f"{v['needed']:,} parameters; the limit is {v['limit']:,}",
+        "memory": lambda v: (
+            f"about {format_bytes(v['needed'])} of memory; the limit is {format_bytes(v['limit'])}"
+        ),
+        "time": lambda v: (
+            f"about {format_minutes(v['needed'])} of training; the limit is {v['limit'] / 60:g} min"
+        ),
+    }
+    return [english[code](values) for code, values in breaches(est, limits)]
 
 
 def check_config(

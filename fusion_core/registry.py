@@ -121,9 +121,14 @@ class MemberKind:
         reference = self.macs(Config.of_kind(self.name))
         return self.cost_ratio * ARTICLE_PARAMS * self.macs(member) / reference
 
+    def layer_parts(self, member: MemberConfig) -> list[tuple[str, dict[str, Any]]]:
+        """Each `layer_params` entry as a code and its values, ('dense', {units, activation}), which
+        a page words in the visitor's language (LAYER_LABELS holds the English)."""
+        raise NotImplementedError
+
     def layer_labels(self, member: MemberConfig) -> list[str]:
         """A short label per `layer_params` entry, for the diagram: 'Dense 512 relu'."""
-        raise NotImplementedError
+        return [LAYER_LABELS[code].format(**values) for code, values in self.layer_parts(member)]
 
     def formula(self, member: MemberConfig, *, sup: str, out: str, source: str, input_dims: str) -> list[str]:
         """KaTeX lines (for an `aligned` block) from `source` to the probabilities `out`."""
@@ -132,6 +137,14 @@ class MemberKind:
     def build(self, inputs: Any, member: MemberConfig, index: int, seed: int) -> tuple[Any, Any]:
         """Keras layers on `inputs`; returns (last hidden activation, class probabilities)."""
         raise NotImplementedError
+
+
+# The English of each layer code of `MemberKind.layer_parts` (the UI's catalog has the same words).
+LAYER_LABELS = {
+    "dense": "Dense {units} {activation}",
+    "conv": "Conv {kernel}×{kernel}, {filters} {activation} + pool 2×2",
+    "lstm": "LSTM {units} over the {rows} rows",
+}
 
 
 class MLP(MemberKind):
@@ -146,9 +159,10 @@ class MLP(MemberKind):
     def feature_width(self, member: MemberConfig) -> int:
         return member.units_per_layer()[-1]
 
-    def layer_labels(self, member: MemberConfig) -> list[str]:
+    def layer_parts(self, member: MemberConfig) -> list[tuple[str, dict[str, Any]]]:
         shape = zip(member.units_per_layer(), member.activations_per_layer(), strict=True)
-        return [f"Dense {units} {act}" for units, act in shape] + [f"Dense {NUM_CLASSES} softmax"]
+        dense = [("dense", {"units": units, "activation": act}) for units, act in shape]
+        return [*dense, ("dense", {"units": NUM_CLASSES, "activation": "softmax"})]
 
     def formula(self, member: MemberConfig, *, sup: str, out: str, source: str, input_dims: str) -> list[str]:
         lines, prev, prev_dim = [], source, input_dims
@@ -276,10 +290,12 @@ class CNN(MemberKind):
     def feature_width(self, member: MemberConfig) -> int:
         return member.units_per_layer()[-1]
 
-    def layer_labels(self, member: MemberConfig) -> list[str]:
+    def layer_parts(self, member: MemberConfig) -> list[tuple[str, dict[str, Any]]]:
         act = member.activations_per_layer()[0]
-        convs = [f"Conv {KERNEL}×{KERNEL}, {f} {act} + pool 2×2" for f in self.conv_filters(member)]
-        return convs + MLP().layer_labels(member)
+        convs = [
+            ("conv", {"kernel": KERNEL, "filters": f, "activation": act}) for f in self.conv_filters(member)
+        ]
+        return convs + MLP().layer_parts(member)
 
     def activation_values(self, member: MemberConfig) -> int:
         side, total = IMAGE_SIDE, INPUT_DIM
@@ -377,10 +393,9 @@ class LSTM(MemberKind):
     def feature_width(self, member: MemberConfig) -> int:
         return member.units_per_layer()[-1]
 
-    def layer_labels(self, member: MemberConfig) -> list[str]:
-        units = member.units_per_layer()
-        labels = [f"LSTM {u} over the {IMAGE_SIDE} rows" for u in units]
-        return labels + [f"Dense {NUM_CLASSES} softmax"]
+    def layer_parts(self, member: MemberConfig) -> list[tuple[str, dict[str, Any]]]:
+        cells = [("lstm", {"units": u, "rows": IMAGE_SIDE}) for u in member.units_per_layer()]
+        return [*cells, ("dense", {"units": NUM_CLASSES, "activation": "softmax"})]
 
     def activation_values(self, member: MemberConfig) -> int:
         # Every row's four gates, cell state and output are kept for backpropagation through time.

@@ -230,6 +230,7 @@ def test_cost_rows_reads_results_and_timings_of_finished_runs(store):
     rows = cost_rows(store.list_runs())
     assert rows == [{
         "run_id": run_id, "name": f"Run {run_id}", "description": config.describe(),
+        "config": config.to_dict(),
         "fusion_type": "parallel", "num_members": 3, "params_total": 12_345, "seconds_per_epoch": 1.5,
         "latency_ms": 0.5, "model_bytes": 4096, "test_accuracy": 0.9,
     }]  # fmt: skip
