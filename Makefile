@@ -21,11 +21,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 data: $(STAMP)
 	$(PY) scripts/fetch_mnist.py
 
-# Debian's Chromium drives the browser tests (Playwright's own browser download is not used).
+# Debian's Chromium drives the browser tests (Playwright's own browser download is not used), and
+# fonts-noto-cjk gives it (and Graphviz) the Chinese glyphs of the zh pages.
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -q "Noto Sans CJK"; } || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-noto-cjk; }
 
 run: setup
 	$(VENV)/bin/streamlit run app.py --server.headless true --server.port $(PORT) \

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from ui import words
 from ui.frame import app_pages, frame_runs
 from ui.i18n import language_ui, sync_language, t
 from ui.state import get_device, init_session, start_workers
@@ -27,7 +28,7 @@ with st.sidebar:
             st.page_link(section_page)
     device = get_device()
     if device is not None:
-        st.caption(t("sidebar.device", device=device["device"], backend=device["backend"]))
+        st.caption(t("sidebar.device", device=words.device(device["device"]), backend=device["backend"]))
     else:
         st.caption(t("sidebar.device_starting"))
     if worker_problem:

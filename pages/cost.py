@@ -21,10 +21,11 @@ from ui.labs import (
 )
 from ui.labs_charts import cost_figure, cost_table
 from ui.state import get_store
+from ui.words import cost_axis, describe, describe_config
 
 LAB = "cost"
 SCOPES = ("preset", "all", "pick")
-POINTS = [Point(config.describe(), config, f"cost {config.describe()}") for config in COST_PRESET]
+POINTS = [Point(describe(config), config, f"cost {config.describe()}") for config in COST_PRESET]
 
 require_frame()
 intro("cost")
@@ -61,10 +62,13 @@ with st.container(border=True):
     scope = scope_col.radio(
         t("cost.scope"), SCOPES, format_func=lambda s: t(f"cost.scope.{s}"), key="cost_scope", horizontal=True
     )
-    axis = axis_col.selectbox(t("cost.axis"), list(COST_AXES), format_func=COST_AXES.get, key="cost_axis")
+    axis = axis_col.selectbox(t("cost.axis"), list(COST_AXES), format_func=cost_axis, key="cost_axis")
     picked = []
     if scope == "pick":
-        labels = {row["run_id"]: f"{row['name']} · {row['description']}" for row in all_rows}
+        labels = {
+            row["run_id"]: f"{row['name']} · {describe_config(row['config']) or row['description']}"
+            for row in all_rows
+        }
         picked = st.multiselect(t("cost.runs"), list(labels), format_func=labels.get, key="cost_runs")
 
 

@@ -6,6 +6,7 @@ import streamlit as st
 
 from fusion_core.data import DataError
 from ui import text_learn as tx
+from ui import words
 from ui.diversity_ui import comparison_column, comparison_runs
 from ui.frame import require_frame
 from ui.i18n import t
@@ -85,7 +86,7 @@ with parallel:
             ("feature", tx.FEATURE),
         ):
             st.markdown(t(f"learn.parallel.{key}"))
-            st.latex(formula)
+            st.latex(words.formula(formula))
         st.caption(t("learn.parallel.sklearn"))
 with serial:
     text, picture = st.columns([3, 2], gap="large")
@@ -143,7 +144,7 @@ else:
             test_name=t("learn.data.test_n", n=len(mnist.y_test)),
         )
         st.plotly_chart(figure, key="learn_counts")
-    st.caption(t("learn.data.source", source=mnist.source))
+    st.caption(t("learn.data.source", source=words.data_source(mnist.source)))
 st.caption(t("learn.data.credit"))
 
 with st.expander(t("learn.anchors.header")):
@@ -153,6 +154,11 @@ with st.expander(t("learn.anchors.header")):
 st.header(t("learn.device.header"))
 device = get_device() or {"device": "?", "backend": "?", "gpu": False}  # as the workers report it
 st.markdown(
-    t("learn.device.body", keras=version("keras"), device=device["device"], backend=device["backend"])
+    t(
+        "learn.device.body",
+        keras=version("keras"),
+        device=words.device(device["device"]),
+        backend=device["backend"],
+    )
 )
 st.caption(t("learn.device.gpu" if device["gpu"] else "learn.device.cpu"))

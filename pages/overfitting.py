@@ -20,6 +20,7 @@ from ui.labs_views import overfit_variants
 from ui.limits_ui import note_run, queue_refusal
 from ui.live import ACTIVE, live_run, remember_run, remembered_run
 from ui.state import get_store
+from ui.words import describe
 
 RUN_KEY, RUN_PARAM = "overfit_run_id", "run"  # the visitor's run, in session state and the URL
 REUSED = "overfit_reused"  # set when Train found the network already stored, shown once
@@ -74,7 +75,7 @@ clicked, summary_col = action_row(
     busy=busy,
     disabled=mnist is None or bool(refusal),
 )
-summary_col.caption(t("overfit.summary", variant=variant, describe=config.describe(), epochs=epochs))
+summary_col.caption(t("overfit.summary", variant=variant, describe=describe(config), epochs=epochs))
 if clicked:
     run_id, reused = jobs.reuse_or_submit(get_store(), config, name=f"overfit {variant}", kind="overfit")
     if not reused:

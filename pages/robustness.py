@@ -11,6 +11,7 @@ from ui.labs_views import default_robust_runs, perturbed_grid, run_label, tag
 from ui.predict_ui import finished_runs
 from ui.state import get_store
 from ui.text import plain, safe
+from ui.words import perturbation
 
 MAX_MODELS = 6
 MEASURED = "robust_measured"  # the (run id, kind) pairs this visitor has measured
@@ -41,18 +42,18 @@ with st.container(border=True):
     kind = kind_col.selectbox(
         t("robust.kind"),
         list(PERTURBATIONS),
-        format_func=lambda k: f"{PERTURBATIONS[k].label} ({PERTURBATIONS[k].unit})",
+        format_func=lambda k: t("words.perturb.choice", label=perturbation(k), unit=perturbation(k, "unit")),
         key="robust_kind",
     )
     p = PERTURBATIONS[kind]
     strength = strength_col.slider(
-        t("robust.strength", unit=p.unit),
+        t("robust.strength", unit=perturbation(kind, "unit")),
         min_value=p.min,
         max_value=p.max,
         value=p.default,
         step=p.step,
         key=f"robust_strength_{kind}",
-        help=p.help,
+        help=perturbation(kind, "help"),
     )
 
 chosen_runs = [by_id[i] for i in chosen]
@@ -100,6 +101,7 @@ if measure:  # fast inference, so on the script thread, one overwritten progress
 
 measured = [(i, run) for i, run in enumerate(chosen_runs) if (run["id"], kind) in st.session_state[MEASURED]]
 curves = {f"{tag(i)} · {plain(run['name'])}": rows for i, run in measured if (rows := curve_rows(run))}
-st.plotly_chart(robustness_figure(curves, label=p.label, unit=p.unit, members=members, strengths=p.sweep))
+label, unit = perturbation(kind), perturbation(kind, "unit")
+st.plotly_chart(robustness_figure(curves, label=label, unit=unit, members=members, strengths=p.sweep))
 
 what_to_look_for("robust")

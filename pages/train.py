@@ -12,6 +12,7 @@ from ui.i18n import t
 from ui.limits_ui import estimate_ui, note_run, queue_refusal, start_refusal
 from ui.live import ACTIVE, live_run, remember_run, remembered_run, run_results
 from ui.state import get_mnist, get_store
+from ui.words import describe
 
 require_frame()
 
@@ -72,7 +73,7 @@ button_col.button(
 tc = config.training
 pool = MNIST_TRAIN_SIZE - round(MNIST_TRAIN_SIZE * tc.validation_fraction)  # the rest is validation
 summary_col.caption(
-    t("train.summary", describe=config.describe(), epochs=tc.epochs, size=min(tc.train_size, pool))
+    t("train.summary", describe=describe(config), epochs=tc.epochs, size=min(tc.train_size, pool))
 )
 
 st.header(t("train.live"), divider="gray")

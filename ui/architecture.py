@@ -5,9 +5,10 @@ from __future__ import annotations
 from fusion_core import registry
 from fusion_core.config import MemberConfig, RunConfig
 from fusion_core.registry import INPUT_DIM, member_name, parameter_counts
+from ui import words
 from ui.charts import FUSED_COLOUR, member_colour
 from ui.config_ui import format_number
-from ui.i18n import t
+from ui.i18n import DOT_FONT, t
 
 __all__ = ["architecture_dot", "formula_latex", "member_layer_params", "parameter_counts"]
 
@@ -35,9 +36,8 @@ def _quoted(text: str) -> str:
 
 def _member_node(name: str, title: str, member: MemberConfig, n_in: int, colour: str) -> str:
     """One member as an HTML-like table: a coloured header, a row per layer with its parameters."""
-    kind = registry.member_kind(member)
-    params = kind.layer_params(member, n_in)
-    labels = kind.layer_labels(member)
+    params = registry.member_kind(member).layer_params(member, n_in)
+    labels = words.layer_labels(member)
     rows = [
         f'<TR><TD COLSPAN="2" BGCOLOR="{colour}"><FONT COLOR="white"><B>{_esc(title)}</B></FONT></TD></TR>'
     ]
@@ -69,9 +69,9 @@ def architecture_dot(config: RunConfig) -> str:
     lines = [
         "digraph architecture {",
         f"  rankdir={'TB' if cascade and len(members) > 4 else 'LR'};",
-        '  graph [fontname="Helvetica", nodesep=0.25, ranksep=0.6];',
-        '  node [fontname="Helvetica", fontsize=11];',
-        '  edge [fontname="Helvetica", fontsize=10, color="#6B7280"];',
+        f'  graph [fontname="{DOT_FONT}", nodesep=0.25, ranksep=0.6];',
+        f'  node [fontname="{DOT_FONT}", fontsize=11];',
+        f'  edge [fontname="{DOT_FONT}", fontsize=10, color="#6B7280"];',
         f'  input [shape=box, style="rounded,filled", fillcolor="#E5E7EB", label={_quoted(t("dot.input"))}];',
         f'  output [shape=box, style="rounded,filled,bold", fillcolor="#F3F4F6", '
         f"label={_quoted(t('dot.output'))}];",
@@ -145,4 +145,4 @@ def formula_latex(config: RunConfig) -> str:
         if k > 3:
             lines.append(r"&\;\;\vdots")
     lines = fusion.formula_prelude(k) + lines + fusion.formula(f, members)
-    return r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}"
+    return words.formula(r"\begin{aligned}" + r" \\ ".join(lines) + r"\end{aligned}")

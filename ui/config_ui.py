@@ -36,6 +36,7 @@ from fusion_core.config import (
     TrainConfig,
     make_config,
 )
+from ui import words
 from ui.i18n import t
 
 UNIT_OPTIONS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048)
@@ -98,7 +99,8 @@ def preset_config(
     name = params.get(PRESET_PARAM)
     if name is not None:
         if name not in PRESETS:
-            raise ConfigError(PRESET_PARAM, name, "one of " + ", ".join(repr(p) for p in PRESETS))
+            allowed = "one of " + ", ".join(repr(p) for p in PRESETS)
+            raise ConfigError(PRESET_PARAM, name, allowed, code="choice", options=tuple(PRESETS))
         kwargs = dict(PRESETS[name])
     overrides = {key: _parse(value) for key, value in params.items() if key in OVERRIDE_PARAMS}
     if not kwargs and not overrides:
@@ -119,7 +121,7 @@ def requested_config(run_config: Mapping[str, Any] | None = None) -> RunConfig |
     try:
         asked = preset_config(st.session_state.get("preset"), st.query_params.to_dict())
     except ConfigError as exc:
-        st.warning(t("config.preset_invalid", error=exc))
+        st.warning(t("config.preset_invalid", error=words.config_error(exc)))
         asked = None
     if asked is None and run_config:
         try:
@@ -174,7 +176,7 @@ def config_ui(key_prefix: str, *, default: RunConfig | None = None, compact: boo
     try:
         config.validate()
     except ConfigError as exc:  # the widgets prevent this; say so plainly if it ever happens
-        st.error(t("config.invalid", error=exc))
+        st.error(t("config.invalid", error=words.config_error(exc)))
         st.stop()
     _head_budget_note(fusion_col, config)
     return config
@@ -404,7 +406,7 @@ def _training_ui(key, base: TrainConfig, compact: bool) -> TrainConfig:
         t("config.optimizer"),
         OPTIMIZERS,
         index=OPTIMIZERS.index(base.optimizer),
-        format_func=lambda v: {"adam": "Adam", "sgd": "SGD (momentum 0.9)", "rmsprop": "RMSprop"}[v],
+        format_func=words.optimizer,
         key=key("optimizer"),
         help=t("config.optimizer.help"),
     )

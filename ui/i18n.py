@@ -34,6 +34,31 @@ def _load(lang: str) -> dict[str, str]:
 
 STRINGS: dict[str, dict[str, str]] = {lang: _load(lang) for lang in LANGUAGES}
 
+# Charts and diagrams name fonts that have the Chinese glyphs first (Debian's fonts-noto-cjk, which
+# `make browser-deps` installs; the next ones come with macOS and Windows), so a zh page never shows
+# empty boxes; their Latin letters and digits serve the English pages as well.
+FONT_FAMILY = (
+    "Noto Sans CJK SC, Noto Sans SC, Source Han Sans SC, PingFang SC, Microsoft YaHei, "
+    "Source Sans Pro, Helvetica, Arial, sans-serif"
+)
+DOT_FONT = FONT_FAMILY  # Graphviz's fontname: the SVG it draws passes the list on to the browser
+PLOTLY_TEMPLATE = "fusion_lab_fonts"
+
+
+def _use_chart_fonts() -> None:
+    """Every Plotly figure made from now on uses FONT_FAMILY, on top of Streamlit's own template."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    if PLOTLY_TEMPLATE not in pio.templates:
+        pio.templates[PLOTLY_TEMPLATE] = go.layout.Template(layout={"font": {"family": FONT_FAMILY}})
+    default = str(pio.templates.default or "")
+    if PLOTLY_TEMPLATE not in default.split("+"):
+        pio.templates.default = f"{default}+{PLOTLY_TEMPLATE}" if default else PLOTLY_TEMPLATE
+
+
+_use_chart_fonts()
+
 
 def _session_language() -> str | None:
     try:
@@ -88,7 +113,7 @@ def sync_language() -> str:
 def language_ui() -> None:
     """The sidebar's language switch (English / 简体中文)."""
     st.radio(
-        "Language · 语言",
+        t("language.switch"),
         list(LANGUAGES),
         format_func=LANGUAGES.get,
         key="lang",

@@ -13,11 +13,11 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
-from fusion_core.experiments import COST_AXES
 from fusion_core.registry import FUSED, output_names
 from ui.charts import CHART_HEIGHT, FUSED_COLOUR, RUN_COLOURS, series_label
 from ui.i18n import t
 from ui.text import plain
+from ui.words import cost_axis, describe_config
 
 CONFIG_COLOURS = {"single": "#1F77B4", "parallel": "#D62728", "serial": "#2CA02C", "hybrid": "#9467BD"}
 SWEEP_TICKS = (100, 250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000)
@@ -287,10 +287,15 @@ def robustness_figure(
 # -- cost of fusion --------------------------------------------------------------------------------
 
 
+def _description(row: dict) -> str:
+    """A cost row's configuration in the visitor's language (the engine's English if it does not parse)."""
+    return describe_config(row.get("config")) or row["description"]
+
+
 def cost_figure(rows: Sequence[dict], cost: str) -> go.Figure:
     """Test accuracy against a cost (log x), one colour per fusion type; the Pareto front (rows with
     `pareto`, from experiments.mark_pareto) drawn large, joined by a line and labelled."""
-    axis = COST_AXES[cost]
+    axis = cost_axis(cost)
     fig = go.Figure()
     front = sorted((r for r in rows if r.get("pareto")), key=lambda r: (r[cost], -r["test_accuracy"]))
     if front:
@@ -308,7 +313,7 @@ def cost_figure(rows: Sequence[dict], cost: str) -> go.Figure:
         fig.add_annotation(
             x=math.log10(r[cost]),  # annotations on a log axis take the exponent
             y=r["test_accuracy"],
-            text=r["description"],
+            text=_description(r),
             showarrow=False,
             yshift=18,
             font={"size": 11, "color": "#111827"},
@@ -322,12 +327,13 @@ def cost_figure(rows: Sequence[dict], cost: str) -> go.Figure:
             if not chosen:
                 continue
             colour = CONFIG_COLOURS.get(fusion_type, FUSED_COLOUR)
+            type_name = t(f"words.type.{fusion_type}")
             fig.add_trace(
                 go.Scatter(
                     x=[r[cost] for r in chosen],
                     y=[r["test_accuracy"] for r in chosen],
                     mode="markers",
-                    name=f"{fusion_type} · {t('labs.cost.front' if on_front else 'labs.cost.other')}",
+                    name=f"{type_name} · {t('labs.cost.front' if on_front else 'labs.cost.other')}",
                     legendgroup=fusion_type,
                     marker={
                         "color": colour,
@@ -335,7 +341,7 @@ def cost_figure(rows: Sequence[dict], cost: str) -> go.Figure:
                         "symbol": "diamond" if on_front else "circle",
                         "line": {"color": "#111827", "width": 1.5 if on_front else 0},
                     },
-                    customdata=[[plain(r["name"]), r["description"]] for r in chosen],
+                    customdata=[[plain(r["name"]), _description(r)] for r in chosen],
                     hovertemplate=t("labs.cost.hover", axis=axis),
                 )
             )
@@ -361,7 +367,7 @@ def cost_table(rows: Iterable[dict]) -> pd.DataFrame:
         out.append(
             {
                 t("labs.col.run"): r["run_id"],
-                t("labs.cost.col.description"): r["description"],
+                t("labs.cost.col.description"): _description(r),
                 t("labs.cost.col.params_total"): r["params_total"],
                 t("labs.cost.col.seconds_per_epoch"): round(r["seconds_per_epoch"], 2),
                 t("labs.cost.col.latency_ms"): round(r["latency_ms"], 3),

@@ -13,13 +13,14 @@ from fusion_core.limits import (
     MAX_ACTIVE_PER_VISITOR,
     Estimate,
     ResourceLimitError,
+    breaches,
     check_active_runs,
     estimate,
     format_bytes,
     format_minutes,
-    problems,
 )
 from fusion_core.store import StoreError
+from ui import words
 from ui.i18n import t
 from ui.state import get_store
 
@@ -43,10 +44,11 @@ def active_runs() -> int:
 
 def queue_refusal() -> str | None:
     """The message that refuses one more job from this visitor, or None while they may start one."""
+    active = active_runs()
     try:
-        check_active_runs(active_runs(), MAX_ACTIVE_PER_VISITOR)
-    except ResourceLimitError as exc:
-        return str(exc)
+        check_active_runs(active, MAX_ACTIVE_PER_VISITOR)
+    except ResourceLimitError:
+        return t("words.limit.queue", active=active, limit=MAX_ACTIVE_PER_VISITOR)
     return None
 
 
@@ -69,11 +71,15 @@ def estimate_ui(config: RunConfig) -> str | None:
         format_minutes(est.total_seconds),
         help=t("limits.time.help", per_epoch=format_minutes(est.seconds_per_epoch), calibrated=calibrated),
     )
-    found = problems(est)
-    return t("limits.too_large", problems=", and ".join(found)) if found else None
+    return _too_large(est)
 
 
 def start_refusal(config: RunConfig) -> str | None:
     """Why this visitor may not start this run now (too large, or too many of theirs waiting), or None."""
-    found = problems(run_estimate(config))
-    return t("limits.too_large", problems=", and ".join(found)) if found else queue_refusal()
+    return _too_large(run_estimate(config)) or queue_refusal()
+
+
+def _too_large(est: Estimate) -> str | None:
+    """The message that refuses a run beyond this machine's limits, worded from their codes."""
+    found = [words.limit_breach(code, values) for code, values in breaches(est)]
+    return t("limits.too_large", problems=t("words.limit.join").join(found)) if found else None

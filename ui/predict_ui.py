@@ -18,9 +18,9 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from fusion_core.config import ConfigError, RunConfig
 from fusion_core.preprocess import to_mnist
 from fusion_core.registry import FUSED, member_index
+from ui import words
 from ui.charts import member_kinds  # noqa: F401 - each member's kind, read here by the Draw page
 from ui.i18n import t
 from ui.state import get_predictor
@@ -207,11 +207,9 @@ def class_count_figure(y_train: np.ndarray, y_test: np.ndarray, *, train_name: s
 
 
 def describe_config(config: dict | None) -> str:
-    """RunConfig.describe() for a stored config dict, or a placeholder when it does not parse."""
-    try:
-        return RunConfig.from_dict(config or {}).describe()
-    except (ConfigError, TypeError, ValueError):
-        return t("predict.config_unknown")
+    """RunConfig.describe() for a stored config dict, in the visitor's language, or a placeholder
+    when it does not parse."""
+    return words.describe_config(config) or t("predict.config_unknown")
 
 
 def fused_test_accuracy(run: dict) -> float | None:
