@@ -26,6 +26,7 @@ def app_pages() -> dict[str, list[st.Page]]:
             st.Page("pages/train.py", title=t("nav.train"), icon="🏋️", url_path="train"),
             st.Page("pages/draw.py", title=t("nav.draw"), icon="✍️", url_path="draw"),
             st.Page("pages/runs.py", title=t("nav.runs"), icon="🗂️", url_path="runs"),
+            st.Page("pages/glossary.py", title=t("nav.glossary"), icon="📖", url_path="glossary"),
         ],
         t("nav.section.labs"): [
             st.Page("pages/data_size.py", title=t("nav.data_size"), icon="📈", url_path="data_size"),

@@ -84,6 +84,12 @@ def t(key: str, **values) -> str:
     return text
 
 
+def t_in(lang: str, key: str, **values) -> str:
+    """The text for `key` in `lang` whatever the visitor's language (a bilingual glossary shows both)."""
+    text = STRINGS.get(lang, {}).get(key) or STRINGS[DEFAULT_LANGUAGE].get(key) or key
+    return text.format(**values) if values else text
+
+
 def has(key: str) -> bool:
     """Whether the catalog knows `key` (for words built from engine names, which may be new)."""
     return key in STRINGS[DEFAULT_LANGUAGE]

