@@ -22,6 +22,7 @@ from ui.runs_ui import (
 )
 from ui.state import get_mnist, get_predictor, get_store
 from ui.text import plain, safe
+from ui.words import named
 
 require_frame()
 
@@ -130,10 +131,18 @@ if not all_runs:
 # -- filters and the table ------------------------------------------------------------------------
 f1, f2, f3 = st.columns([2, 2, 3])
 statuses = f1.multiselect(
-    t("runs.filter_status"), STATUSES, key="runs_filter_status", on_change=_clear_selection
+    t("runs.filter_status"),
+    STATUSES,
+    format_func=lambda s: named("words.status", s),
+    key="runs_filter_status",
+    on_change=_clear_selection,
 )
 types = f2.multiselect(
-    t("runs.filter_type"), FUSION_TYPES, key="runs_filter_type", on_change=_clear_selection
+    t("runs.filter_type"),
+    FUSION_TYPES,
+    format_func=lambda s: named("words.type", s),
+    key="runs_filter_type",
+    on_change=_clear_selection,
 )
 search = f3.text_input(
     t("runs.search"),

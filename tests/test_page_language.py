@@ -16,11 +16,14 @@ import re
 
 import pytest
 from google.protobuf.json_format import MessageToDict
-from page_support import open_page
+from page_support import open_page, wait_for
 
-from tests.language_support import latin_words, pseudo_catalog
+from fusion_core.data import synthetic_digits
+from tests.language_support import context, latin_words, pseudo_catalog
 from ui import i18n
+from ui.state import get_store
 
+SYNTHETIC = synthetic_digits(600)
 pytestmark = pytest.mark.usefixtures("app_home")
 PAGES = ("learn", "train", "draw", "runs", "glossary", "data_size", "overfitting", "robustness", "cost")
 
@@ -46,7 +49,9 @@ def _strings(value, keys):
 
 def _all_strings(value):
     if isinstance(value, dict):
-        for v in value.values():
+        for k, v in value.items():
+            if k in ("bdata", "dtype", "shape"):  # Plotly's typed arrays: numbers, base64-encoded
+                continue
             yield from _all_strings(v)
     elif isinstance(value, list):
         for v in value:
@@ -58,7 +63,7 @@ def _all_strings(value):
 def _spec_text(spec: str) -> list[str]:
     if spec.lstrip().startswith(("digraph", "graph")):  # Graphviz: the labels, tags dropped
         labels = re.findall(r'label=(?:"((?:[^"\\]|\\.)*)"|<(.*?)>\];)', spec)
-        return [re.sub(r"<[^>]+>", " ", text) for pair in labels for text in pair if text]
+        return [re.sub(r"<[^>]+>|\\n", " ", text) for pair in labels for text in pair if text]
     figure = json.loads(spec)
     figure.get("layout", {}).pop("template", None)
     return [re.sub(r"%\{[^}]*\}|<[^>]+>", " ", s) for s in _strings(figure, _PLOTLY_TEXT)]
@@ -84,8 +89,9 @@ def shown_text(at) -> str:
         if proto is None:
             return
         name = type(node).__name__
-        if name == "Dataframe":
-            parts.extend(str(c) for c in node.value.columns)
+        if name == "Dataframe":  # its headers: the column config's labels, else the column names
+            labels = {k: (v or {}).get("label") for k, v in json.loads(proto.columns or "{}").items()}
+            parts.extend(labels.get(str(c)) or str(c) for c in node.value.columns)
             return
         fields = MessageToDict(proto)
         if "spec" in fields:
@@ -98,23 +104,50 @@ def shown_text(at) -> str:
     return "\n".join(parts)
 
 
-@pytest.mark.parametrize("page", PAGES)
-def test_every_word_on_the_page_comes_from_the_catalog(page, monkeypatch):
+@pytest.fixture
+def pseudo_chinese(monkeypatch):
     monkeypatch.setitem(i18n.STRINGS, "zh", pseudo_catalog(i18n.STRINGS["en"]))
     monkeypatch.setenv("FUSION_LAB_LANG", "zh")
+
+
+def english_left(at, page: str, names: set[str] = frozenset()) -> list[str]:
+    allowed = {"English", *names}  # the language switch names each language in that language
+    if page == "glossary":  # each term is shown in English beside the Chinese, on purpose
+        terms = " ".join(v for k, v in i18n.STRINGS["en"].items() if k.endswith(".term"))
+        allowed |= set(re.findall(r"[A-Za-z]+", terms))
+    text = shown_text(at)
+    return sorted({f"{word}: {context(text, word)}" for word in latin_words(text, allowed)})
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_word_on_the_page_comes_from_the_catalog(page, pseudo_chinese):
     at = open_page(page)
     assert at.title, "the page drew nothing"
-    text = shown_text(at)
-    assert text.count(i18n.STRINGS["zh"][f"nav.{page}"]) >= 1  # the collector reads the menu and title
-    allowed = {"English"}  # the language switch names each language in that language
-    if page == "glossary":  # each term is shown in English beside the Chinese, on purpose
-        allowed |= {
-            w
-            for k, v in i18n.STRINGS["en"].items()
-            if k.endswith(".term")
-            for w in re.findall(r"[A-Za-z]+", v)
-        }
-    assert sorted(set(latin_words(text, allowed))) == []
+    assert i18n.STRINGS["zh"][f"nav.{page}"] in shown_text(at)  # the collector reads the menu and title
+    assert english_left(at, page) == []
+
+
+def test_after_a_tiny_fusion_trains_its_results_and_the_pages_that_list_it_come_from_the_catalog(
+    pseudo_chinese,
+):
+    at = open_page("train")
+    at.radio(key="train_fusion_type").set_value("parallel").run()
+    at.slider(key="train_num_members").set_value(2).run()
+    at.slider(key="train_hidden_layers").set_value(1)
+    at.select_slider(key="train_hidden_units").set_value(16)
+    at.slider(key="train_epochs").set_value(1)
+    at.select_slider(key="train_train_size").set_value(100)
+    at.run()
+    at.button(key="train_button").click().run()
+    wait_for(at, lambda a: len(a.dataframe) > 1)  # the results table and the diversity table
+    assert len(at.get("plotly_chart")) == 4  # loss, accuracy, confusion matrix, the diversity bars
+    assert english_left(at, "train") == []
+    # A run's name is the visitor's own words (the store names a new run "Run 12" until it is renamed).
+    run_names = {w for run in get_store().list_runs() for w in re.findall(r"[A-Za-z]+", run["name"])}
+    for page in ("runs", "draw", "robustness", "cost"):
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, at.exception
+        assert english_left(at, page, run_names) == [], page
 
 
 def test_the_collector_finds_english_on_an_english_page():

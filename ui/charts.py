@@ -103,10 +103,8 @@ def _layout(fig: go.Figure, *, metric: str, x: str, title: str, empty: bool) -> 
 
 def _hover(label: str, metric: str) -> str:
     value = "%{y:.2%}" if metric == "accuracy" else "%{y:.4f}"
-    return (
-        f"<b>{label}</b><br>{metric} {value}<br>"
-        "step %{customdata[0]:,} · epoch %{customdata[1]:.2f} · %{customdata[2]:,} images<extra></extra>"
-    )
+    point = t("words.hover.point")
+    return f"<b>{label}</b><br>{t(f'words.hover.{metric}')} {value}<br>{point}<extra></extra>"
 
 
 def _trace(

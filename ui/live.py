@@ -30,6 +30,7 @@ from ui.diversity_ui import diversity_panel
 from ui.i18n import t
 from ui.state import get_mnist, get_store
 from ui.text import safe
+from ui.words import device as device_words
 
 ACTIVE = ("queued", "running")
 POLL_SECONDS = 0.5
@@ -273,7 +274,7 @@ def run_results(run_id: int) -> None:
                 "results.timing",
                 train=timings.get("train_seconds", 0.0),
                 per_epoch=timings.get("seconds_per_epoch", 0.0),
-                device=run.get("device") or "?",
+                device=device_words(run.get("device") or "?"),
                 backend=run.get("backend") or "?",
                 latency=results.get("latency_ms", 0.0),
                 n_train=results.get("n_train", 0),

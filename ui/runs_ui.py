@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from ui import words
 from ui.i18n import t
 from ui.predict_ui import fused_test_accuracy
 
@@ -30,9 +31,9 @@ def _run_row(run: dict) -> dict[str, Any]:
     layers_ = member.get("hidden_layers")
     if config.get("members"):
         kinds = [m.get("kind", "mlp") for m in config["members"] if isinstance(m, dict)]
-        arch = "+".join(kinds) if len(set(kinds)) > 1 else "mixed"  # 'mlp+cnn+lstm'
+        arch = "+".join(map(words.kind_name, kinds)) if len(set(kinds)) > 1 else t("words.arch_mixed")
     elif member.get("kind") in ("cnn", "lstm"):
-        arch = f"{member['kind']} {layers_}×{units}"
+        arch = f"{words.kind_name(member['kind'])} {layers_}×{units}"
     elif isinstance(units, list):
         arch = f"{layers_}×[{', '.join(map(str, units))}]"
     elif layers_ is not None and units is not None:
@@ -46,10 +47,10 @@ def _run_row(run: dict) -> dict[str, Any]:
     return {
         "id": run["id"],
         "name": run["name"],
-        "status": run["status"],
-        "type": fusion.get("type"),
+        "status": words.named("words.status", run["status"]),  # shown words; filters read the runs' codes
+        "type": words.named("words.type", fusion.get("type")) or None,
         "members": fusion.get("num_members"),
-        "rule": fusion.get("rule"),
+        "rule": words.named("words.rule", fusion.get("rule")) or None,
         "arch": arch,
         "activation": ", ".join(activation) if isinstance(activation, list) else activation,
         "epochs": results.get("epochs_completed", training.get("epochs")),
@@ -57,7 +58,7 @@ def _run_row(run: dict) -> dict[str, Any]:
         "accuracy": fused_test_accuracy(run),
         "sec_epoch": timings.get("seconds_per_epoch"),
         "created": datetime.fromtimestamp(run["created_at"]) if run.get("created_at") else None,
-        "kind": run.get("kind"),
+        "kind": words.named("words.origin", run.get("kind")) or None,
     }
 
 

@@ -32,7 +32,15 @@ def _arch(member: MemberConfig) -> str:
 
 def kind_name(kind: str) -> str:
     """'cnn' -> the short name of a member kind, as describe() writes it."""
-    return t(f"words.kind.{kind}") if has(f"words.kind.{kind}") else kind
+    return named("words.kind", kind)
+
+
+def named(prefix: str, code: object) -> str:
+    """The catalog's word for an engine code ('words.status', 'done'), or the code itself when the
+    catalog has none (a run stored by a newer Fusion Lab) or there is no code (None stays empty)."""
+    if code is None:
+        return ""
+    return t(f"{prefix}.{code}") if has(f"{prefix}.{code}") else str(code)
 
 
 def describe(config: RunConfig) -> str:
