@@ -11,13 +11,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-# Names, units, and the names of functions and layers as Keras and the formulas write them.
+# Names, units, and the names of functions and layers as Keras and the formulas write them (pK is
+# the diagrams' p_K).
 ALLOWED_WORDS = frozenset(
     """
     MNIST Keras keras KERAS MLP CNN LSTM ReLU relu tanh sigmoid elu selu gelu swish linear softmax Softmax
-    Adam SGD RMSprop Ray Nielsen Glorot LeCun Cortes Burges Yann Corinna Christopher Meier Simard
-    TensorFlow tensorflow JAX jax torch Dense Conv L2 BFGS GPU GPUs CPU CSV PNG JPEG JPG IDX PyPI
+    Adam SGD RMSprop Ray Nielsen Michael Glorot LeCun Cortes Burges Yann Corinna Christopher Meier Simard
+    TensorFlow tensorflow JAX jax torch Dense Conv Dropout L2 BFGS GPU GPUs CPU CSV PNG JPEG JPG IDX PyPI
     NVIDIA MB KB GB kB ms min px maxpool reshape vec arg max argmax
+    pK
     """.split()
 )
 
@@ -40,6 +42,8 @@ BUILT_IN = (
     "voting='soft'",
     "voting='hard'",
     "et al.",
+    "Creative Commons Attribution-Share Alike 3.0",  # MNIST's licence, by its name
+    "Neural Networks and Deep Learning",  # Nielsen's book, by its title
 )
 
 _URL = re.compile(r"(?:https?://|www\.)\S+")
