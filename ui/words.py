@@ -63,9 +63,12 @@ def describe(config: RunConfig) -> str:
 
 
 def describe_config(config: Mapping[str, Any] | None) -> str | None:
-    """`describe` for a stored config dict; None when it does not parse (an older or foreign run)."""
+    """`describe` for a stored config dict; None when there is none or it does not parse (an older
+    or foreign run)."""
+    if not config:
+        return None
     try:
-        return describe(RunConfig.from_dict(dict(config or {})))
+        return describe(RunConfig.from_dict(dict(config)))
     except (ConfigError, TypeError, ValueError):
         return None
 
