@@ -146,3 +146,22 @@ def test_a_link_with_lang_zh_opens_in_chinese(app_server, app_page):
     expect(page.locator("h1").first).to_have_text(ZH["runs.title"], timeout=30_000)
     expect(page.locator(SWITCH).get_by_role("radio", name="简体中文")).to_be_checked()
     assert EN["runs.intro"] not in page.locator("body").inner_text()
+
+
+def test_the_train_page_after_a_tiny_run_is_chinese(app_server, app_page, idle_runner):
+    """What only a finished run shows: live curves, results table, confusion matrix, diversity panel."""
+    page = app_page
+    query = (
+        "lang=zh&fusion_type=parallel&num_members=2&hidden_layers=1&hidden_units=32&epochs=1&train_size=2000"
+    )
+    open_page(page, f"{app_server.url}/train?{query}", ready=".st-key-train_button button")
+    train = page.locator(".st-key-train_button button").filter(visible=True).first
+    expect(train).to_be_enabled(timeout=60_000)
+    train.click()
+    expect(page.get_by_text(ZH["results.title"])).to_be_visible(timeout=180_000)
+    expect(page.get_by_text(ZH["diversity.title"])).to_be_visible(timeout=60_000)
+    settle(page)
+    text = visible_text(page)
+    assert ZH["results.title"] in text and "lang=zh" in page.url
+    assert latin_words(text) == [], [f"{w}: …{context(text, w)}…" for w in latin_words(text)]
+    screenshot(page, "lang-zh-train-results", scroll_to=page.get_by_text(ZH["results.title"]))
