@@ -175,3 +175,15 @@ def test_plotly_figures_use_the_fonts_with_chinese_glyphs():
 
     family = go.Figure().layout.template.layout.font.family
     assert family == i18n.FONT_FAMILY and family.startswith("Noto Sans CJK SC")
+
+
+def test_the_app_font_falls_back_to_fonts_with_chinese_glyphs():
+    """Streamlit draws text, and Plotly's charts under its theme, in theme.font: after its own Source
+    Sans it names the same Chinese fonts as the diagrams."""
+    import tomllib
+
+    theme = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["theme"]
+    fonts = [f.strip() for f in theme["font"].split(",")]
+    assert fonts[0] == "Source Sans" and fonts[-1] == "sans-serif"
+    cjk = [f for f in i18n.FONT_FAMILY.split(", ") if "Source Sans" not in f][:5]
+    assert fonts[1:6] == cjk

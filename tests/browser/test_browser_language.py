@@ -74,6 +74,13 @@ def visible_text(page) -> str:
     return page.evaluate(VISIBLE_TEXT_JS)
 
 
+# The font family each text of a chart (Plotly) or diagram (Graphviz) is drawn in.
+SVG_FONTS_JS = """() => [...document.querySelectorAll('svg text')]
+  .filter(e => (e.textContent || '').trim())
+  .map(e => e.getAttribute('font-family') || e.style.fontFamily || getComputedStyle(e).fontFamily)"""
+CJK_FONT = "Noto Sans CJK SC"
+
+
 def menu_paths(page, url: str) -> list[str]:
     """The path of every page in the sidebar's menu ('/' for the default page)."""
     open_page(page, f"{url}/?lang=zh", ready=MENU_LINKS)
@@ -99,6 +106,7 @@ def test_every_page_of_the_menu_is_chinese(app_server, chromium):
         probe.context.close()
     assert len(paths) >= 9, f"the menu lists {paths}"
     left: dict[str, list[str]] = {}
+    fonts: set[str] = set()
     for path in paths:
         page = new_page(chromium)  # a fresh context: a fresh session that only has the URL to go by
         try:
@@ -110,9 +118,12 @@ def test_every_page_of_the_menu_is_chinese(app_server, chromium):
             words = latin_words(text, allowed)
             if words:
                 left[path] = sorted({f"{w}: …{context(text, w)}…" for w in words})
+            fonts |= set(page.evaluate(SVG_FONTS_JS))
             screenshot(page, f"lang-zh-{path.strip('/') or 'learn'}")
         finally:
             page.context.close()
+    # Charts and diagrams name a font with the Chinese glyphs (fonts-noto-cjk is on this machine).
+    assert fonts and all(CJK_FONT in family for family in fonts), fonts
     assert left == {}, "English left on the Chinese pages:\n" + "\n".join(
         f"{path}\n  " + "\n  ".join(words) for path, words in left.items()
     )
