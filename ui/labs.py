@@ -38,6 +38,7 @@ from fusion_core.perturb import PERTURBATIONS
 from fusion_core.store import config_key
 from ui.architecture import parameter_counts
 from ui.i18n import t
+from ui.share import copy_link_ui
 from ui.state import get_mnist, get_predictor, get_store
 from ui.text import safe
 
@@ -135,6 +136,7 @@ def mnist_or_error() -> MnistData | None:
 def intro(page: str) -> None:
     st.title(t(f"{page}.title"))
     st.markdown(t(f"{page}.intro"))
+    copy_link_ui(f"{page}_share")  # the experiment on show (?group=, its plan) and the language
     problem = lab_overrides_problem()
     if problem:
         st.warning(t("labs.overrides_ignored", error=safe(problem)), icon="⚠️")
