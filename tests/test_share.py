@@ -241,3 +241,11 @@ def test_learn_names_the_article_and_links_each_question_to_its_page(lab):
     assert "f=serial" in stacking.query_string and "r=stacking" in stacking.query_string
     assert links[t("share.q2.link")].page.endswith("data_size")
     assert "net=lstm" in links[t("share.q3.link_lstm")].query_string
+
+
+def test_a_lab_link_with_another_labs_experiment_is_a_note(lab):
+    at = open_page("data_size", {"group": "cost-123abc"})
+    assert not at.exception
+    assert any("group=cost" in i.value and "123abc" in i.value for i in at.info)
+    assert "group" not in at.query_params
+    assert len(at.code) == 1  # the lab's own copy-link box

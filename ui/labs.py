@@ -249,6 +249,9 @@ def remembered_experiment(lab: str, param_names: Sequence[str] = ()) -> tuple[st
     group = st.query_params.get("group")
     if group and group.startswith(f"{lab}-"):
         return group, {k: st.query_params[k] for k in param_names if k in st.query_params}
+    if group:  # another lab's experiment, or a tampered value: say so and drop it from the URL
+        st.info(t("share.dropped", params=f"group={safe(group[:40])}"), icon="🔗")
+        del st.query_params["group"]
     saved = st.session_state.get(f"{lab}_experiment")
     if not saved:
         return None, {}
