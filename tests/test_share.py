@@ -249,3 +249,17 @@ def test_a_lab_link_with_another_labs_experiment_is_a_note(lab):
     assert any("group=cost" in i.value and "123abc" in i.value for i in at.info)
     assert "group" not in at.query_params
     assert len(at.code) == 1  # the lab's own copy-link box
+
+
+def test_a_new_tab_with_the_run_in_its_url_shows_that_run_and_its_form(lab):
+    store = RunStore()
+    config = make_config("parallel", 4, "hard", hidden_layers=1, hidden_units=16, epochs=2)
+    run_id = store.create_run(config.to_dict(), kind="train")
+    store.finish(run_id, "failed", error="out of memory")
+    store.close()
+    at = open_page("train", {"run": str(run_id)})  # a fresh session: only the URL knows the run
+    assert not at.exception
+    assert at.radio(key="train_fusion_type").value == "parallel"
+    assert at.slider(key="train_num_members").value == 4 and at.selectbox(key="train_rule").value == "hard"
+    assert at.query_params["run"] == str(run_id)
+    assert params_to_config(dict(at.query_params))[0] == config  # the link now carries the form too
