@@ -22,6 +22,23 @@ PRESETS: dict[str, dict[str, Any]] = {
         "epochs": 5,
         "train_size": 60_000,
     },
+    # Exactly the seed article's training: Adam, Keras's default batch of 32, 5 epochs, all 60,000
+    # training images and no validation hold-out, so the live chart shows what the article's code
+    # prints: the training loss and accuracy as it learns, then the test accuracy. "article" above
+    # keeps the app's defaults (batch 128, 6,000 images held out) and so a validation curve.
+    # bench/bench_accuracy.py runs it beside the article's script (docs/PERFORMANCE.md).
+    "article_code": {
+        "fusion_type": "single",
+        "hidden_layers": 2,
+        "hidden_units": 512,
+        "activation": "relu",
+        "optimizer": "adam",
+        "learning_rate": 1e-3,
+        "batch_size": 32,
+        "epochs": 5,
+        "train_size": 60_000,
+        "validation_fraction": 0.0,
+    },
     # A small committee: five one-layer networks averaged (soft voting), as in the MNIST committees.
     "parallel5": {
         "fusion_type": "parallel",
