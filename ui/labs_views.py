@@ -4,6 +4,8 @@
   the rows summarise_sweep reads.
 - Overfitting: the newest finished run of each variant, with its gap and its curves.
 - Robustness: the default choice of models, and the grid of perturbed test digits with predictions.
+- Robustness and Cost: their '1 minute' plans (?plan=minute), with a time estimate from
+  fusion_core.limits.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from fusion_core import experiments
+from fusion_core.config import RunConfig, make_config
 from fusion_core.data import MnistData
 from fusion_core.experiments import (
     FUSED,
@@ -21,6 +25,7 @@ from fusion_core.experiments import (
     plan_size_sweep,
     sweep_config,
 )
+from fusion_core.limits import estimate, format_minutes
 from fusion_core.store import RunStore
 from ui.i18n import t
 from ui.labs import Point, lab_overrides, run_training_accuracy
@@ -173,3 +178,69 @@ def perturbed_grid(runs: Sequence[dict], mnist: MnistData, kind: str, strength: 
             for i, pred in enumerate(predictions)
         ]
         column.markdown("  \n".join(lines))
+
+
+# -- one-minute plans (robustness, cost) ------------------------------------------------------------
+
+PLAN_PARAM = "plan"  # ?plan=minute opens Robustness or Cost with its one-minute plan chosen
+MINUTE = "minute"
+MINUTE_SECONDS = 60  # what a one-minute plan may take on the reference machine (2 CPU cores)
+# Each run's time besides its epochs (limits.estimate counts only those): the worker prepares the
+# data, builds and traces the model, scores the test set and saves it. The 10-run cost preset took
+# 51 s on 2 cores with about 28 s of epochs by the estimate: about 2.3 s per run. Rounded up.
+RUN_OVERHEAD_S = 3.0
+# The robustness plan's damage: the noise every classroom recognises.
+ROBUST_MINUTE_KIND = "gaussian_noise"
+# The cost plan: the price of each extra member of a soft vote (1, 2, 3, 5), and a fusion that
+# learns a head, on the cost lab's small members (COST_PRESET's runs: stored ones are shared).
+COST_MINUTE_FUSIONS = (("single", 1), ("parallel", 2), ("parallel", 3), ("parallel", 5), ("hybrid", 3))
+
+
+def minute_requested() -> bool:
+    """Whether the URL asks for the page's one-minute plan (?plan=minute)."""
+    return st.query_params.get(PLAN_PARAM) == MINUTE
+
+
+def robust_minute_points() -> list[Point]:
+    """A single network against a fusion, trained alike: the article's MLP alone, and the Train page's
+    '1 minute' fusion (a soft vote of MLP + CNN + LSTM), both 2 epochs on 20,000 images."""
+    from ui.presets import PRESETS
+
+    fusion = make_config(**PRESETS["minute"])
+    tc = fusion.training
+    single = make_config("single", optimizer=tc.optimizer, learning_rate=tc.learning_rate,
+                         batch_size=tc.batch_size, epochs=tc.epochs, train_size=tc.train_size)  # fmt: skip
+    return [
+        Point(t("robust.minute.point.single"), single, "robustness 1 minute: single", {"role": "single"}),
+        Point(t("robust.minute.point.fusion"), fusion, "robustness 1 minute: fusion", {"role": "fusion"}),
+    ]
+
+
+def cost_minute_points() -> list[Point]:
+    """Five of the cost preset's runs: one network, soft votes of 2, 3 and 5, a hybrid of 3."""
+    points = []
+    for fusion_type, k in COST_MINUTE_FUSIONS:
+        preset = experiments.COST_PRESET  # read at call time: a test may replace it
+        found = [c for c in preset if c.fusion.type == fusion_type and c.fusion.num_members == k]
+        if not found:
+            continue
+        config = found[0]
+        label = t(f"cost.minute.point.{fusion_type}", k=k)
+        points.append(Point(label, config, f"cost {config.describe()}", {"type": fusion_type, "k": k}))
+    return points
+
+
+def minute_seconds(configs: Sequence[RunConfig], store: RunStore) -> float:
+    """Estimated wall time of the configs not yet in the store: limits.estimate (scaled by the
+    store's finished runs) plus RUN_OVERHEAD_S per run, one after another (one worker)."""
+    finished = store.list_runs(status="done")
+    todo = [c for c in configs if store.find_done_run(c.to_dict()) is None]
+    return sum(estimate(c, finished).total_seconds + RUN_OVERHEAD_S for c in todo)
+
+
+def minute_estimate_text(points: Sequence[Point], store: RunStore) -> str:
+    """'2 runs to train, 0 in the store · about 31 s (limit 60 s)'."""
+    todo = sum(store.find_done_run(p.config.to_dict()) is None for p in points)
+    seconds = minute_seconds([p.config for p in points], store)
+    return t("minute.estimate", todo=todo, reused=len(points) - todo, time=format_minutes(seconds),
+             limit=format_minutes(MINUTE_SECONDS))  # fmt: skip
