@@ -19,8 +19,8 @@ from fusion_core.data import synthetic_digits
 from fusion_core.jobs import active_runs
 from fusion_core.store import config_key
 from ui.i18n import t
-from ui.labs_views import MINUTE_SECONDS, ROBUST_MINUTE_KIND, cost_minute_points, robust_minute_points
-from ui.presets import PRESETS
+from ui.labs_views import ROBUST_MINUTE_KIND, cost_minute_points, robust_minute_points
+from ui.presets import MINUTE_SECONDS, PRESETS
 from ui.state import get_store
 
 SYNTHETIC = synthetic_digits(600)

@@ -14,8 +14,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from fusion_core import experiments
-from fusion_core.config import RunConfig, make_config
+from fusion_core.config import RunConfig
 from fusion_core.data import MnistData
 from fusion_core.experiments import (
     FUSED,
@@ -25,7 +24,7 @@ from fusion_core.experiments import (
     plan_size_sweep,
     sweep_config,
 )
-from fusion_core.limits import estimate, format_minutes
+from fusion_core.limits import format_minutes
 from fusion_core.store import RunStore
 from ui.i18n import t
 from ui.labs import Point, lab_overrides, run_training_accuracy
@@ -37,6 +36,7 @@ from ui.predict_ui import (
     fused_test_accuracy,
     sample_indices,
 )
+from ui.presets import MINUTE_SECONDS, cost_minute_configs, plan_seconds, robust_minute_configs
 from ui.state import get_predictor
 
 # -- data size ------------------------------------------------------------------------------------
@@ -184,16 +184,8 @@ def perturbed_grid(runs: Sequence[dict], mnist: MnistData, kind: str, strength: 
 
 PLAN_PARAM = "plan"  # ?plan=minute opens Robustness or Cost with its one-minute plan chosen
 MINUTE = "minute"
-MINUTE_SECONDS = 60  # what a one-minute plan may take on the reference machine (2 CPU cores)
-# Each run's time besides its epochs (limits.estimate counts only those): the worker prepares the
-# data, builds and traces the model, scores the test set and saves it. The 10-run cost preset took
-# 51 s on 2 cores with about 28 s of epochs by the estimate: about 2.3 s per run. Rounded up.
-RUN_OVERHEAD_S = 3.0
 # The robustness plan's damage: the noise every classroom recognises.
 ROBUST_MINUTE_KIND = "gaussian_noise"
-# The cost plan: the price of each extra member of a soft vote (1, 2, 3, 5), and a fusion that
-# learns a head, on the cost lab's small members (COST_PRESET's runs: stored ones are shared).
-COST_MINUTE_FUSIONS = (("single", 1), ("parallel", 2), ("parallel", 3), ("parallel", 5), ("hybrid", 3))
 
 
 def minute_requested() -> bool:
@@ -202,14 +194,8 @@ def minute_requested() -> bool:
 
 
 def robust_minute_points() -> list[Point]:
-    """A single network against a fusion, trained alike: the article's MLP alone, and the Train page's
-    '1 minute' fusion (a soft vote of MLP + CNN + LSTM), both 2 epochs on 20,000 images."""
-    from ui.presets import PRESETS
-
-    fusion = make_config(**PRESETS["minute"])
-    tc = fusion.training
-    single = make_config("single", optimizer=tc.optimizer, learning_rate=tc.learning_rate,
-                         batch_size=tc.batch_size, epochs=tc.epochs, train_size=tc.train_size)  # fmt: skip
+    """A single network against a fusion trained alike (ui.presets.robust_minute_configs)."""
+    single, fusion = robust_minute_configs()
     return [
         Point(t("robust.minute.point.single"), single, "robustness 1 minute: single", {"role": "single"}),
         Point(t("robust.minute.point.fusion"), fusion, "robustness 1 minute: fusion", {"role": "fusion"}),
@@ -219,23 +205,17 @@ def robust_minute_points() -> list[Point]:
 def cost_minute_points() -> list[Point]:
     """Five of the cost preset's runs: one network, soft votes of 2, 3 and 5, a hybrid of 3."""
     points = []
-    for fusion_type, k in COST_MINUTE_FUSIONS:
-        preset = experiments.COST_PRESET  # read at call time: a test may replace it
-        found = [c for c in preset if c.fusion.type == fusion_type and c.fusion.num_members == k]
-        if not found:
-            continue
-        config = found[0]
+    for config in cost_minute_configs():
+        fusion_type, k = config.fusion.type, config.fusion.num_members
         label = t(f"cost.minute.point.{fusion_type}", k=k)
         points.append(Point(label, config, f"cost {config.describe()}", {"type": fusion_type, "k": k}))
     return points
 
 
 def minute_seconds(configs: Sequence[RunConfig], store: RunStore) -> float:
-    """Estimated wall time of the configs not yet in the store: limits.estimate (scaled by the
-    store's finished runs) plus RUN_OVERHEAD_S per run, one after another (one worker)."""
-    finished = store.list_runs(status="done")
+    """Estimated wall time of the configs not yet in the store (ui.presets.plan_seconds)."""
     todo = [c for c in configs if store.find_done_run(c.to_dict()) is None]
-    return sum(estimate(c, finished).total_seconds + RUN_OVERHEAD_S for c in todo)
+    return plan_seconds(todo, store.list_runs(status="done"))
 
 
 def minute_estimate_text(points: Sequence[Point], store: RunStore) -> str:
