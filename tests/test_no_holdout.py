@@ -47,7 +47,9 @@ def test_the_split_with_no_hold_out_gives_every_image_to_training(synthetic):
     assert data.x_val.shape == (0, 784) and data.y_val.shape == (0,)
 
 
-@pytest.mark.parametrize("fusion", [("single", "none", 1), ("parallel", "soft", 2), ("serial", "stacking", 2)])
+@pytest.mark.parametrize(
+    "fusion", [("single", "none", 1), ("parallel", "soft", 2), ("serial", "stacking", 2)]
+)
 def test_training_without_validation_streams_training_points_and_scores_the_test_set(synthetic, fusion):
     fusion_type, rule, members = fusion
     config = make_config(fusion_type, members, rule, hidden_units=16, epochs=2, batch_size=50,
