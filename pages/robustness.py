@@ -69,9 +69,11 @@ if not group and minute_requested():
     if all(stored):
         minute_ids, group = [run["id"] for run in stored], "stored"
 shown = st.session_state.setdefault(SHOWN, set())
-if group and group not in shown and not minute_busy and minute_ids and all(i in by_id for i in minute_ids):
+shown_key = (group, *minute_ids)  # stored runs retrained later are shown again
+ready = bool(minute_ids) and not minute_busy and all(i in by_id for i in minute_ids)
+if group and ready and shown_key not in shown:
     show_minute_runs(minute_ids)
-    shown.add(group)
+    shown.add(shown_key)
 
 with st.expander(t("robust.minute.title"), icon="⏱️",
                  expanded=minute_requested() or minute_busy or (mnist is not None and not runs)):  # fmt: skip
