@@ -47,7 +47,7 @@ ARTICLE_TRAINING = {"optimizer": "adam", "learning_rate": 1e-3, "batch_size": 32
 # Dropout after each hidden layer of the five MLPs (the article's network has none). Five plain
 # MLPs (seed 0) reached 97.86, 97.96, 97.63, 96.89 and 97.64%, their soft vote 98.33%: five epochs
 # of Adam at batch 32 end on a noisy step, and a vote of over-confident members inherits their
-# outliers. Dropout makes each member steadier and its probabilities softer.
+# outliers. With dropout 0.2 the same seed gave members of 97.62-98.19% and a vote of 98.50%.
 MLP_DROPOUT = 0.2
 
 
