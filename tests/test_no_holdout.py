@@ -67,3 +67,19 @@ def test_training_without_validation_streams_training_points_and_scores_the_test
     figure = curves_figure(rows, metric="accuracy", title="Accuracy")
     assert figure.data and all(trace.line.dash != "dash" for trace in figure.data)  # no validation key
     assert not any(np.isnan(row["accuracy"]) for row in rows)
+
+
+def test_a_job_without_validation_is_stored_with_training_curves_and_test_results(synthetic, tmp_path):
+    from fusion_core import jobs
+    from fusion_core.store import RunStore
+
+    config = make_config("single", hidden_units=16, epochs=1, batch_size=50, train_size=600,
+                         validation_fraction=0.0)  # fmt: skip
+    store = RunStore(tmp_path / "runs.sqlite")
+    run_id = jobs.submit(store, config, name="the article's code")
+    assert jobs.run_here(store, run_id, data_loader=lambda: synthetic) == "done"
+    run = store.get_run(run_id)
+    assert run["results"]["n_val"] == 0 and run["results"]["n_train"] == 600  # no image held out
+    assert 0.0 <= run["results"]["fused_accuracy"] <= 1.0
+    assert {m["split"] for m in store.metrics(run_id)} == {"train"}
+    store.close()
