@@ -6,7 +6,7 @@ import streamlit as st
 
 from fusion_core.data import DataError
 from ui import text_learn as tx
-from ui.diversity_ui import comparison_column, comparison_runs
+from ui.diversity_ui import comparison_section
 from ui.frame import require_frame
 from ui.i18n import t
 from ui.predict_ui import class_count_figure, digit_grid
@@ -114,13 +114,7 @@ with hybrid:
 # -- members must err differently: the visitor's own runs side by side --------------------------------
 st.header(t("learn.diversity.header"))
 st.markdown(t("learn.diversity.body"))
-compared = comparison_runs(get_store().list_runs(status="done"))
-if compared["identical"] is None and compared["mixed"] is None:
-    st.markdown(t("learn.diversity.try"))
-else:
-    for column, group in zip(st.columns(2, gap="large"), ("identical", "mixed"), strict=True):
-        with column:
-            comparison_column(compared[group], group)
+compared = comparison_section(get_store().list_runs(status="done"))  # else the shipped reference
 if compared["mixed"] is None and st.button(
     t("learn.diversity.start_mixed"), key="learn_diversity_mixed", icon="🧩"
 ):

@@ -311,6 +311,14 @@ def _members_ui(key, base: RunConfig, num_members: int, compact: bool):
             args=(key("")[:-1], "minute"),
             help=t("config.preset_minute.help"),
         )
+        st.button(
+            t("config.preset_article_code"),
+            key=key("preset_article_code"),
+            icon="📜",
+            on_click=use_preset,
+            args=(key("")[:-1], "article_code"),
+            help=t("config.preset_article_code.help"),
+        )
     each = False
     if num_members > 1 and not compact:
         mode = st.radio(
@@ -460,14 +468,16 @@ def _training_ui(key, base: TrainConfig, compact: bool) -> TrainConfig:
     seed = seed_col.number_input(
         t("config.seed"), 0, 2**31 - 1, base.seed, step=1, key=key("seed"), help=t("config.seed.help")
     )
+    held_out = base.validation_fraction > 0  # early stopping watches the validation images
     patience = patience_col.number_input(
         t("config.patience"),
         0,
         50,
-        base.early_stopping_patience,
+        base.early_stopping_patience if held_out else 0,
         step=1,
         key=key("early_stopping_patience"),
-        help=t("config.patience.help"),
+        disabled=not held_out,
+        help=t("config.patience.help") if held_out else t("config.patience.no_validation"),
     )
     return replace(
         base,
