@@ -212,7 +212,9 @@ class TrainConfig:
     optimizer: str = "adam"  # adam, sgd (with momentum 0.9) or rmsprop
     learning_rate: float = 1e-3  # step size, (0, 1]
     train_size: int = MNIST_TRAIN_SIZE  # training images drawn (stratified); capped at the pool
-    validation_fraction: float = 0.1  # share of the 60,000 held out as a fixed validation set
+    # share of the 60,000 held out as a fixed validation set; 0 = none, as in the article's code
+    # (training curves only, no early stopping)
+    validation_fraction: float = 0.1
     seed: int = 0  # same seed, same backend, same machine: same curves
     early_stopping_patience: int = 0  # 0 = off; else stop after this many epochs without gain
 
@@ -222,9 +224,18 @@ class TrainConfig:
         _check_choice("training.optimizer", self.optimizer, OPTIMIZERS)
         _check_float("training.learning_rate", self.learning_rate, 1e-6, 1.0)
         _check_int("training.train_size", self.train_size, MIN_TRAIN_SIZE, MNIST_TRAIN_SIZE)
-        _check_float("training.validation_fraction", self.validation_fraction, 0.01, 0.5)
+        fraction = self.validation_fraction
+        if fraction != 0 or isinstance(fraction, bool):
+            try:
+                _check_float("training.validation_fraction", fraction, 0.01, 0.5)
+            except ConfigError:
+                allowed = "0 (no hold-out) or a number in [0.01, 0.5]"
+                raise ConfigError("training.validation_fraction", fraction, allowed) from None
         _check_int("training.seed", self.seed, 0, 2**31 - 1)
         _check_int("training.early_stopping_patience", self.early_stopping_patience, 0, 50)
+        if self.early_stopping_patience and not self.validation_fraction:
+            allowed = "0 when training.validation_fraction is 0 (early stopping watches the validation set)"
+            raise ConfigError("training.early_stopping_patience", self.early_stopping_patience, allowed)
         return self
 
 

@@ -623,11 +623,14 @@ def split_train_validation(y_train: np.ndarray, validation_fraction: float) -> t
     """(pool_indices, validation_indices), both sorted, disjoint and stratified.
 
     The seed is a constant, not the run seed, so runs with different seeds are compared on the
-    same validation images.
+    same validation images. A fraction of 0 holds nothing out (the article's code has no validation
+    set): every index is in the pool and the validation indices are empty.
     """
-    if not 0.0 < validation_fraction < 1.0:
-        raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction!r}")
+    if not 0.0 <= validation_fraction < 1.0:
+        raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction!r}")
     n = len(y_train)
+    if validation_fraction == 0:
+        return np.arange(n, dtype=np.int64), np.empty(0, dtype=np.int64)
     n_val = int(round(n * validation_fraction))
     val = np.sort(stratified_indices(y_train, n_val, VALIDATION_SPLIT_SEED))
     pool = np.setdiff1d(np.arange(n, dtype=np.int64), val, assume_unique=True)
@@ -644,7 +647,7 @@ _FLOAT_MEMO: list[tuple[np.ndarray, np.ndarray]] = []
 
 def _to_float(x: np.ndarray) -> np.ndarray:
     """uint8 images -> float32 (n, 784) in [0, 1]; a new array the caller owns."""
-    flat = x.reshape(len(x), -1).astype(np.float32)
+    flat = x.reshape(len(x), -1 if len(x) else 28 * 28).astype(np.float32)  # none: (0, 784)
     flat /= 255.0
     return flat
 

@@ -7,7 +7,8 @@ turns the batch logs into events:
      "total_steps": 2345, "series": {"member_0": {"loss": 0.41, "accuracy": 0.88}, ..., "fused": {...}}}
 
 Training points cover the last `log_every` batches; validation points are measured 4 times per
-epoch on a fixed subset of the validation set, so even a one-epoch run draws a curve. A first
+epoch on a fixed subset of the validation set, so even a one-epoch run draws a curve. A run with no
+validation set (`validation_fraction` 0, as in the article's code) sends training points only. A first
 validation point (step 0, the untrained model: chance level) is sent right after the model is
 built, before the training function is traced, so a chart starts at once.
 
@@ -254,6 +255,8 @@ class StreamingCallback(keras.callbacks.Callback):
         self._emit("train", batch, series)
 
     def validation_point(self, batch: int) -> None:
+        if not len(self.x_monitor):  # no hold-out (validation_fraction 0): training points only
+            return
         self._emit("val", batch, score(probabilities(self.model, self.x_monitor), self.y_monitor))
 
     def _stop_set(self) -> bool:

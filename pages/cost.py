@@ -20,33 +20,54 @@ from ui.labs import (
     what_to_look_for,
 )
 from ui.labs_charts import cost_figure, cost_table
+from ui.labs_views import MINUTE, PLAN_PARAM, cost_minute_points, minute_estimate_text, minute_requested
 from ui.state import get_store
 from ui.words import cost_axis, describe, describe_config
 
 LAB = "cost"
 SCOPES = ("preset", "all", "pick")
-POINTS = [Point(describe(config), config, f"cost {config.describe()}") for config in COST_PRESET]
+PLANS = ("full", MINUTE)  # the whole preset (10 runs), or its one-minute part (5 runs): ?plan=minute
+FULL_POINTS = [Point(describe(config), config, f"cost {config.describe()}") for config in COST_PRESET]
+
+
+def plan_points(plan: str | None) -> list[Point]:
+    return cost_minute_points() if plan == MINUTE else FULL_POINTS
+
+
+def plan_changed() -> None:
+    """The URL follows the chosen plan; the experiment on show was the other plan's, so it is let go
+    (its runs go on, and the preset scope shows the stored runs of the plan chosen now)."""
+    st.query_params[PLAN_PARAM] = st.session_state["cost_plan"]
+    st.query_params.pop("group", None)
+    st.session_state.pop(f"{LAB}_experiment", None)
+
 
 require_frame()
 intro("cost")
 mnist = mnist_or_error()
 store = get_store()
 
-group, _ = remembered_experiment(LAB)
-ids = experiment_ids(LAB, group, POINTS) if group else []
+group, group_params = remembered_experiment(LAB, (PLAN_PARAM,))
+ids = experiment_ids(LAB, group, plan_points(group_params.get(PLAN_PARAM))) if group else []
 busy = experiment_active(ids)
+# The URL's plan wins (a lesson links to ?plan=minute); the radio keeps the URL in step.
+st.session_state["cost_plan"] = MINUTE if minute_requested() else st.session_state.get("cost_plan", "full")
+plan = st.radio(t("cost.plan"), PLANS, format_func=lambda p: t(f"cost.plan.{p}"), key="cost_plan",
+                horizontal=True, on_change=plan_changed, disabled=busy, help=t("cost.plan.help"))  # fmt: skip
+POINTS = plan_points(plan)
 clicked, estimate_col = action_row(
     t("cost.preset"),
     key="cost_preset",
-    help_text=t("cost.preset.help"),
+    help_text=t("cost.preset.help") if plan == "full" else t("cost.minute.help"),
     busy_text=t("cost.busy"),
     busy=busy,
     disabled=mnist is None,
 )
-estimate_col.caption(estimate_text(POINTS))
+estimate_col.caption(minute_estimate_text(POINTS, store) if plan == MINUTE else estimate_text(POINTS))
 if clicked:
     group, ids = start_experiment(POINTS, kind="cost", lab=LAB)
-    remember_experiment(LAB, group, ids)
+    group_params = {PLAN_PARAM: plan}
+    remember_experiment(LAB, group, ids, group_params)
     st.rerun()  # so the button shows the preset as running
 
 
@@ -86,5 +107,5 @@ def show_costs(runs: list[dict | None]) -> None:
     st.dataframe(cost_table(rows), hide_index=True, width="stretch")
 
 
-experiment_ui(LAB, group, POINTS, ids, show_costs)
+experiment_ui(LAB, group, plan_points(group_params.get(PLAN_PARAM)), ids, show_costs)
 what_to_look_for("cost")

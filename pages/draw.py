@@ -80,7 +80,7 @@ elif not runs:
     if refusal:
         st.error(refusal, icon="🛑")
     if st.button(t("draw.quick_train"), key="quick_train", type="primary", icon="⚡", disabled=bool(refusal)):
-        run_id = jobs.submit(store, make_config(**PRESETS["quick"]), name=t("draw.quick_name"), kind="quick")
+        run_id = jobs.submit(store, make_config(**PRESETS["quick"]), kind="quick")  # named by its config
         note_run(run_id)
         st.session_state[QUICK_RUN] = run_id
         st.rerun()

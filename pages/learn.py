@@ -7,11 +7,12 @@ import streamlit as st
 from fusion_core.data import DataError
 from ui import text_learn as tx
 from ui import words
-from ui.diversity_ui import comparison_column, comparison_runs
+from ui.diversity_ui import comparison_section
 from ui.frame import require_frame
 from ui.i18n import t
 from ui.predict_ui import class_count_figure, digit_grid
 from ui.presets import PRESETS
+from ui.share import config_to_params
 from ui.state import get_device, get_mnist, get_store
 
 require_frame()
@@ -49,6 +50,11 @@ if b3.button(
     t("learn.start_draw"), key="learn_draw", icon="✍️", help=t("learn.start_draw_help"), width="stretch"
 ):
     st.switch_page("pages/draw.py")
+
+# -- the article this lab is built on, and what each page takes from it -----------------------------
+with st.expander(t("share.article.header"), icon="📄"):
+    st.markdown(t("share.article.body"))
+    st.markdown(t("share.article.pages"))
 
 # -- the stacked network ----------------------------------------------------------------------------
 st.header(t("learn.block.header"))
@@ -109,13 +115,7 @@ with hybrid:
 # -- members must err differently: the visitor's own runs side by side --------------------------------
 st.header(t("learn.diversity.header"))
 st.markdown(t("learn.diversity.body"))
-compared = comparison_runs(get_store().list_runs(status="done"))
-if compared["identical"] is None and compared["mixed"] is None:
-    st.markdown(t("learn.diversity.try"))
-else:
-    for column, group in zip(st.columns(2, gap="large"), ("identical", "mixed"), strict=True):
-        with column:
-            comparison_column(compared[group], group)
+compared = comparison_section(get_store().list_runs(status="done"))  # else the shipped reference
 if compared["mixed"] is None and st.button(
     t("learn.diversity.start_mixed"), key="learn_diversity_mixed", icon="🧩"
 ):
@@ -149,6 +149,16 @@ st.caption(t("learn.data.credit"))
 
 with st.expander(t("learn.anchors.header")):
     st.markdown(t("learn.anchors.body"))
+
+# -- the article's closing questions, each with the page that shows the answer -----------------------
+st.header(t("share.questions.header"))
+st.markdown(t("share.questions.intro"))
+for question, links in tx.QUESTIONS:
+    st.markdown(t(f"share.{question}.question"))
+    st.markdown(t(f"share.{question}.answer"))
+    for page, label, config in links:
+        params = config_to_params(config) if config is not None else None
+        st.page_link(page, label=t(label), icon="➡️", query_params=params)
 
 # -- where it runs ----------------------------------------------------------------------------------
 st.header(t("learn.device.header"))

@@ -5,22 +5,96 @@ import streamlit as st
 from fusion_core.perturb import PERTURBATIONS
 from ui.frame import require_frame
 from ui.i18n import t
-from ui.labs import intro, mnist_or_error, model_mtime, robustness_rows, what_to_look_for
+from ui.labs import (
+    action_row,
+    experiment_active,
+    experiment_ids,
+    experiment_ui,
+    intro,
+    mnist_or_error,
+    model_mtime,
+    remember_experiment,
+    remembered_experiment,
+    robustness_rows,
+    start_experiment,
+    what_to_look_for,
+)
 from ui.labs_charts import robustness_figure
-from ui.labs_views import default_robust_runs, perturbed_grid, run_label, tag
+from ui.labs_views import (
+    MINUTE,
+    PLAN_PARAM,
+    ROBUST_MINUTE_KIND,
+    default_robust_runs,
+    minute_estimate_text,
+    minute_requested,
+    perturbed_grid,
+    robust_minute_points,
+    run_label,
+    tag,
+)
 from ui.predict_ui import finished_runs
 from ui.state import get_store
 from ui.text import plain, safe
 from ui.words import perturbation
 
+LAB = "robust"
 MAX_MODELS = 6
 MEASURED = "robust_measured"  # the (run id, kind) pairs this visitor has measured
+SHOWN = "robust_minute_shown"  # the one-minute experiments whose runs this visitor has been shown
+
+
+def show_minute_runs(ids: list[int]) -> None:
+    """Choose the one-minute plan's runs, noise and the members' curves, and measure them (once per
+    experiment: afterwards the controls are the visitor's). Before the widgets are drawn."""
+    st.session_state["robust_runs"] = list(ids)
+    st.session_state["robust_kind"] = ROBUST_MINUTE_KIND
+    st.session_state["robust_members"] = True
+    st.session_state.setdefault(MEASURED, set()).update((i, ROBUST_MINUTE_KIND) for i in ids)
+
 
 require_frame()
 intro("robust")
 mnist = mnist_or_error()
-runs = finished_runs(get_store()) if mnist is not None else []
+store = get_store()
+runs = finished_runs(store) if mnist is not None else []
 by_id = {run["id"]: run for run in runs}
+
+# The one-minute plan: a single network and a fusion trained alike (stored ones are reused), then
+# their accuracy under noise. ?plan=minute opens it, and shows its runs at once if they are stored.
+minute_points = robust_minute_points()
+group, _ = remembered_experiment(LAB, (PLAN_PARAM,))
+minute_ids = experiment_ids(LAB, group, minute_points) if group else []
+minute_busy = experiment_active(minute_ids)
+if not group and minute_requested():
+    stored = [store.find_done_run(p.config.to_dict()) for p in minute_points]
+    if all(stored):
+        minute_ids, group = [run["id"] for run in stored], "stored"
+shown = st.session_state.setdefault(SHOWN, set())
+shown_key = (group, *minute_ids)  # stored runs retrained later are shown again
+ready = bool(minute_ids) and not minute_busy and all(i in by_id for i in minute_ids)
+if group and ready and shown_key not in shown:
+    show_minute_runs(minute_ids)
+    shown.add(shown_key)
+
+with st.expander(t("robust.minute.title"), icon="⏱️",
+                 expanded=minute_requested() or minute_busy or (mnist is not None and not runs)):  # fmt: skip
+    st.markdown(t("robust.minute.body"))
+    clicked, estimate_col = action_row(
+        t("robust.minute.run"),
+        key="robust_minute",
+        help_text=t("robust.minute.help"),
+        busy_text=t("robust.minute.busy"),
+        busy=minute_busy,
+        disabled=mnist is None,
+    )
+    estimate_col.caption(minute_estimate_text(minute_points, store))
+    if clicked:
+        group, minute_ids = start_experiment(minute_points, kind="robustness", lab=LAB)
+        remember_experiment(LAB, group, minute_ids, {PLAN_PARAM: MINUTE})
+        st.rerun()  # so the button shows the plan as running
+    if group and group != "stored" and minute_ids:
+        experiment_ui(LAB, group, minute_points, minute_ids, lambda _runs: None)
+
 if mnist is not None and not runs:
     st.info(t("robust.no_runs"), icon="ℹ️")
 

@@ -5,13 +5,11 @@ from pathlib import Path
 import streamlit as st
 
 from fusion_core.config import FUSION_TYPES
-from fusion_core.data import DataError
-from fusion_core.predictor_client import PredictorError
 from fusion_core.store import MAX_NAME_CHARS, STATUSES, StoreError, clean_name
-from fusion_core.uploads import NotAFusionModel, UploadFailed
 from ui.frame import require_frame
 from ui.i18n import t
-from ui.predict_ui import USABLE_STATUSES, format_accuracy, fused_test_accuracy
+from ui.predict_ui import USABLE_STATUSES, fused_test_accuracy
+from ui.run_names import ORIGINS, is_default_name, origin_label, run_title
 from ui.runs_ui import (
     accuracy_bar_figure,
     filter_runs,
@@ -20,14 +18,14 @@ from ui.runs_ui import (
     runs_column_config,
     runs_frame,
 )
-from ui.state import get_mnist, get_predictor, get_store
+from ui.runs_upload import upload_section
+from ui.state import get_store
 from ui.text import plain, safe
 from ui.words import named
 
 require_frame()
 
 FLASH = "runs_flash"  # (kind, text): a message a callback leaves for the next run to show
-UPLOADS = "runs_uploaded"  # file_id -> ("success" | "error", text), so a file is registered once
 # The managed run's id: the one truth behind the box and its buttons. The box's own value is a
 # label ("#id · name") in the browser, which a rename changes; so the box is re-seated on this id.
 MANAGED = "runs_managed_id"
@@ -80,36 +78,6 @@ def _delete(run_id: int) -> None:
         st.session_state["draw_run_id"] = None
 
 
-def upload_section() -> None:
-    st.subheader(t("runs.upload_header"))
-    upload = st.file_uploader(
-        t("runs.upload"), type=["keras"], key="runs_upload_model", help=t("runs.upload_help")
-    )
-    if upload is None:
-        return
-    done = st.session_state.setdefault(UPLOADS, {})
-    if upload.file_id not in done:
-        try:
-            mnist = get_mnist()
-        except DataError:
-            mnist = None  # registered without a test score
-        with st.spinner(t("runs.upload_checking")):
-            try:
-                run_id = get_predictor("labs").register_upload(
-                    store, upload.name, upload.getvalue(), mnist=mnist
-                )
-            except NotAFusionModel as exc:
-                done[upload.file_id] = ("error", t("runs.upload_bad", reason=safe(exc)))
-            except (UploadFailed, PredictorError) as exc:  # nothing was kept; say why
-                done[upload.file_id] = ("error", t("runs.upload_failed", error=safe(exc)))
-            else:
-                accuracy = format_accuracy(fused_test_accuracy(store.get_run(run_id)))
-                done[upload.file_id] = ("success", t("runs.upload_done", run_id=run_id, accuracy=accuracy))
-                st.rerun()  # so the table above lists the new run
-    kind, text = done[upload.file_id]
-    getattr(st, kind)(text)
-
-
 flash = st.session_state.pop(FLASH, None)
 if flash:
     getattr(st, flash[0])(flash[1])
@@ -129,7 +97,7 @@ if not all_runs:
     st.stop()
 
 # -- filters and the table ------------------------------------------------------------------------
-f1, f2, f3 = st.columns([2, 2, 3])
+f1, f2, f4, f3 = st.columns([2, 2, 2, 3])
 statuses = f1.multiselect(
     t("runs.filter_status"),
     STATUSES,
@@ -144,13 +112,20 @@ types = f2.multiselect(
     key="runs_filter_type",
     on_change=_clear_selection,
 )
+origins = f4.multiselect(
+    t("share.filter_origin"),
+    list(ORIGINS),
+    format_func=origin_label,
+    key="runs_filter_origin",
+    on_change=_clear_selection,
+)
 search = f3.text_input(
     t("runs.search"),
     key="runs_search",
     placeholder=t("runs.search_placeholder"),
     on_change=_clear_selection,
 )
-shown = filter_runs(all_runs, statuses=statuses, types=types, search=search)
+shown = filter_runs(all_runs, statuses=statuses, types=types, origins=origins, search=search)
 if not shown:
     st.info(t("runs.none_match"))
     upload_section()
@@ -176,7 +151,7 @@ if not selected_ids:
     st.caption(t("runs.compare_hint"))
 else:
     chosen = [by_id[i] for i in selected_ids]
-    curves = {f"{plain(r['name'])} (#{r['id']})": fused_validation(store, r["id"]) for r in chosen}
+    curves = {f"{plain(run_title(r))} (#{r['id']})": fused_validation(store, r["id"]) for r in chosen}
     if all(c.empty for c in curves.values()):
         st.info(t("runs.no_curves"))
     else:
@@ -200,14 +175,14 @@ st.session_state["runs_manage"] = st.session_state[MANAGED]
 run_id = st.selectbox(
     t("runs.manage"),
     ids,
-    format_func=lambda i: f"#{i} · {by_id[i]['name']}",
+    format_func=lambda i: f"#{i} · {run_title(by_id[i])}",
     key="runs_manage",
     on_change=_follow_box,
 )
 run = by_id[run_id]
 if st.session_state.get("runs_manage_for") != run_id:  # a different run: reset its form
     st.session_state["runs_manage_for"] = run_id
-    st.session_state["runs_rename"] = run["name"][:MAX_NAME_CHARS]
+    st.session_state["runs_rename"] = "" if is_default_name(run) else run["name"][:MAX_NAME_CHARS]
     st.session_state["runs_delete_confirm"] = False
 if run.get("error"):
     st.caption(t("runs.error", error=safe(run["error"])))
@@ -216,7 +191,7 @@ if run.get("kind") == "upload":
 
 left, right = st.columns(2, gap="large")
 with left:
-    st.text_input(t("runs.rename"), key="runs_rename", max_chars=MAX_NAME_CHARS)
+    st.text_input(t("runs.rename"), key="runs_rename", max_chars=MAX_NAME_CHARS, placeholder=run_title(run))
     st.button(t("runs.rename_button"), key="runs_rename_btn", on_click=_rename, args=(run_id,))
 with right:
     confirmed = st.checkbox(t("runs.delete_confirm", run_id=run_id), key="runs_delete_confirm")

@@ -6,11 +6,12 @@ from fusion_core import jobs
 from fusion_core.config import MNIST_TRAIN_SIZE
 from fusion_core.data import DataError
 from ui.architecture import architecture_dot, formula_latex, parameter_counts
-from ui.config_ui import clear_preset_request, config_ui, requested_config
+from ui.config_ui import LINK_SUPERSEDES, clear_preset_request, config_ui, requested_config
 from ui.frame import require_frame
 from ui.i18n import t
 from ui.limits_ui import estimate_ui, note_run, queue_refusal, start_refusal
 from ui.live import ACTIVE, live_run, remember_run, remembered_run, run_results
+from ui.share import copy_link_ui, show_note, write_config
 from ui.state import get_mnist, get_store
 from ui.words import describe
 
@@ -40,6 +41,9 @@ run_id = remembered_run()
 run = get_store().get_run(run_id) if run_id is not None else None
 with st.container(border=True):  # start from a ready-made experiment, else from the run on show
     config = config_ui("train", default=requested_config(run["config"] if run else None))
+write_config(config, drop=LINK_SUPERSEDES)  # the URL follows the form: a copied link restores it
+show_note()
+copy_link_ui("train_share")
 
 st.header(t("train.before"), divider="gray")
 diagram_col, params_col = st.columns([3, 1], gap="large")

@@ -405,8 +405,11 @@ def test_split_is_fixed_disjoint_and_stratified():
     assert np.array_equal(np.sort(np.concatenate([pool, val])), np.arange(2000))
     ideal = np.bincount(labels, minlength=10) * 0.1
     assert np.all(np.abs(np.bincount(labels[val], minlength=10) - ideal) < 1)
-    with pytest.raises(ValueError):
-        D.split_train_validation(labels, 0.0)
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError):
+            D.split_train_validation(labels, bad)
+    pool0, val0 = D.split_train_validation(labels, 0.0)  # no hold-out: the article's code
+    assert np.array_equal(pool0, np.arange(2000)) and len(val0) == 0
 
 
 def test_prepare_data_shapes_dtypes_range():

@@ -89,7 +89,8 @@ def test_table_lists_every_run_newest_first(runs):
     alpha = frame[frame["id"] == runs["alpha"]].iloc[0]
     assert alpha["name"] == "alpha parallel" and alpha["status"] == "done"
     assert (alpha["type"], alpha["members"], alpha["rule"], alpha["arch"]) == ("parallel", 2, "soft", "1×16")
-    assert alpha["accuracy"] == pytest.approx(0.95) and alpha["sec_epoch"] == pytest.approx(1.5)
+    # in percent, shown "95.00%" like every accuracy of the app (ui/run_names.format_percent)
+    assert alpha["accuracy"] == pytest.approx(95.0) and alpha["sec_epoch"] == pytest.approx(1.5)
     assert alpha["epochs"] == 2 and alpha["train_size"] == 60_000 and alpha["activation"] == "relu"
 
 
@@ -305,7 +306,7 @@ def test_one_upload_is_one_run_however_many_reruns_and_its_training_is_unknown()
         assert not at.exception, at.exception
     [run] = RunStore().list_runs()
     row = table(at).iloc[0]
-    assert row["kind"] == "upload" and row["epochs"] is None and row["train_size"] is None
+    assert row["kind"] == "Upload" and row["epochs"] is None and row["train_size"] is None
     assert any("is unknown" in c.value for c in at.caption)
 
 

@@ -139,9 +139,14 @@ def _trace(
     )
 
 
-def _style_keys(fig: go.Figure) -> None:
-    """Two grey legend entries that explain the line styles once instead of once per series."""
+def _style_keys(fig: go.Figure, splits: set[str]) -> None:
+    """Grey legend entries that explain the line styles once instead of once per series.
+
+    Only the splits drawn: a run without a validation set (the article's code) has no dashed curve.
+    """
     for split, dash in (("train", "solid"), ("val", "dash")):
+        if split not in splits:
+            continue
         fig.add_trace(
             go.Scatter(
                 x=[None],
@@ -189,7 +194,7 @@ def curves_figure(rows: list[dict], *, metric: str, x: str = "step", title: str)
                     )
                 )
     if points:
-        _style_keys(fig)
+        _style_keys(fig, {r["split"] for r in points})
     return _layout(
         fig, metric=metric, x=x, title=t("charts.points", title=title, n=len(points)), empty=not points
     )
@@ -222,7 +227,7 @@ def overlay_figure(
                     )
                 )
     if total:
-        _style_keys(fig)
+        _style_keys(fig, {r["split"] for rows in runs_rows.values() for r in _valid(rows, metric, x)})
     base = title or t("charts.overlay.title", metric=t(f"charts.metric.{metric}"))
     return _layout(fig, metric=metric, x=x, title=t("charts.points", title=base, n=total), empty=not total)
 

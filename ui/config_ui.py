@@ -38,6 +38,7 @@ from fusion_core.config import (
 )
 from ui import words
 from ui.i18n import t
+from ui.share import is_config_param, url_config
 
 UNIT_OPTIONS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048)
 FILTER_OPTIONS = (4, 8, 16, 32, MAX_FILTERS)
@@ -70,6 +71,8 @@ OVERRIDE_PARAMS = frozenset(
     | {f.name for f in fields(TrainConfig)}
     | {f.name for f in fields(FusionConfig)} - {"type"}
 )
+# What a form written into the URL replaces: the preset it started from and that preset's overrides.
+LINK_SUPERSEDES = (PRESET_PARAM, *sorted(OVERRIDE_PARAMS))
 
 
 def _parse(text: str) -> Any:
@@ -115,14 +118,27 @@ def preset_config(
     return make_config(**{**kwargs, **overrides})
 
 
+def is_preset_link(params: Mapping[str, str]) -> bool:
+    """Whether the URL asks for a ready-made experiment (?preset=quick&epochs=3) or long-named
+    overrides alone (?epochs=3), rather than carrying a whole form in ui/share.py's short names."""
+    if PRESET_PARAM in params:
+        return True
+    return not any(is_config_param(k) for k in params) and any(k in OVERRIDE_PARAMS for k in params)
+
+
 def requested_config(run_config: Mapping[str, Any] | None = None) -> RunConfig | None:
     """What the controls should start from: a ready-made experiment asked for in session state or in
-    the URL, else `run_config` (the stored config of the run on show), else None (the defaults)."""
-    try:
-        asked = preset_config(st.session_state.get("preset"), st.query_params.to_dict())
-    except ConfigError as exc:
-        st.warning(t("config.preset_invalid", error=words.config_error(exc)))
-        asked = None
+    the URL, else the form a shared link carries, else `run_config` (the stored config of the run on
+    show), else None (the defaults)."""
+    params = st.query_params.to_dict()
+    asked = None
+    if st.session_state.get("preset") or is_preset_link(params):
+        try:
+            asked = preset_config(st.session_state.get("preset"), params if is_preset_link(params) else {})
+        except ConfigError as exc:
+            st.warning(t("config.preset_invalid", error=words.config_error(exc)))
+    else:  # a link carrying the whole form (ui/share.py), as the Train page writes it
+        asked = url_config()
     if asked is None and run_config:
         try:
             asked = RunConfig.from_dict(dict(run_config)).validate()
@@ -147,7 +163,8 @@ def clear_preset_request() -> None:
     """Once a preset has been trained, the controls follow the run instead (also after a refresh)."""
     for key in ("preset", "preset_name"):
         st.session_state.pop(key, None)
-    for key in [k for k in st.query_params if k == PRESET_PARAM or k in OVERRIDE_PARAMS]:
+    legacy = [k for k in st.query_params if k == PRESET_PARAM or k in OVERRIDE_PARAMS]
+    for key in [k for k in legacy if not is_config_param(k)]:  # l2 and seed are the form's own too
         del st.query_params[key]
 
 
@@ -295,6 +312,14 @@ def _members_ui(key, base: RunConfig, num_members: int, compact: bool):
             on_click=use_preset,
             args=(key("")[:-1], "minute"),
             help=t("config.preset_minute.help"),
+        )
+        st.button(
+            t("config.preset_article_code"),
+            key=key("preset_article_code"),
+            icon="📜",
+            on_click=use_preset,
+            args=(key("")[:-1], "article_code"),
+            help=t("config.preset_article_code.help"),
         )
     each = False
     if num_members > 1 and not compact:
@@ -445,14 +470,16 @@ def _training_ui(key, base: TrainConfig, compact: bool) -> TrainConfig:
     seed = seed_col.number_input(
         t("config.seed"), 0, 2**31 - 1, base.seed, step=1, key=key("seed"), help=t("config.seed.help")
     )
+    held_out = base.validation_fraction > 0  # early stopping watches the validation images
     patience = patience_col.number_input(
         t("config.patience"),
         0,
         50,
-        base.early_stopping_patience,
+        base.early_stopping_patience if held_out else 0,
         step=1,
         key=key("early_stopping_patience"),
-        help=t("config.patience.help"),
+        disabled=not held_out,
+        help=t("config.patience.help") if held_out else t("config.patience.no_validation"),
     )
     return replace(
         base,

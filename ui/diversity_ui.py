@@ -2,10 +2,15 @@
 and one sentence; and the side-by-side comparison of identical and mixed members on Learn.
 
 The numbers come from `fusion_core.diversity` via the run's stored results (`results["diversity"]`);
-a run stored before they existed has none, and then nothing is drawn.
+a run stored before they existed has none, and then nothing is drawn. Before a visitor has runs of
+their own, Learn shows the reference result the project ships (ui/reference/diversity.json, written
+by bench/bench_diversity_reference.py) with its date and settings.
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -16,6 +21,7 @@ from ui.charts import member_kinds, series_label
 from ui.i18n import t
 from ui.text import safe
 
+REFERENCE_PATH = Path(__file__).resolve().parent / "reference" / "diversity.json"
 ALIKE_CORRELATION = 0.6  # above this mean error correlation the members' mistakes mostly coincide
 
 
@@ -146,3 +152,75 @@ def comparison_column(run: dict | None, group: str) -> None:
         )
     )
     st.caption(diversity_sentence(d))
+
+
+# -- Learn: the shipped reference result ------------------------------------------------------------
+
+GROUPS = ("identical", "mixed")
+
+
+def reference_result(path: Path = REFERENCE_PATH) -> dict | None:
+    """The shipped reference ({date, machine, runs: {identical, mixed}}), or None if absent or unusable."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(data.get("date"), str):
+            return None
+        for group in GROUPS:
+            run = data["runs"][group]
+            if diversity_of(run) is None or not isinstance(run.get("config"), dict):
+                return None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return data
+
+
+def reference_column(reference: dict, group: str) -> None:
+    """One side of Learn's comparison from the reference result, with its date and settings."""
+    run = reference["runs"][group]
+    d = diversity_of(run)
+    kinds = " + ".join(_kinds_of({"config": run["config"]}))
+    training = run["config"].get("training", {})
+    st.markdown(f"**{t(f'learn.diversity.reference.{group}', kinds=kinds)}**")
+    st.markdown(
+        t(
+            "learn.diversity.metrics",
+            dis=d["mean_disagreement"],
+            corr=d["mean_error_correlation"],
+            best=d["best_member_accuracy"],
+            fused=d["fused_accuracy"],
+            oracle=d["oracle_accuracy"],
+        )
+    )
+    st.caption(diversity_sentence(d))
+    st.caption(
+        t(
+            "learn.diversity.reference.settings",
+            date=reference["date"],
+            images=int(run.get("n_train") or training.get("train_size") or 0),
+            epochs=training.get("epochs", "?"),
+            batch=training.get("batch_size", "?"),
+            seed=training.get("seed", "?"),
+            seconds=run.get("seconds", "?"),
+            machine=safe(str(reference.get("machine", ""))),
+        )
+    )
+
+
+def comparison_section(runs: list[dict], reference: dict | None = None) -> dict[str, dict | None]:
+    """Learn's side-by-side: each side from the visitor's newest run of that group, else from the
+    reference result (`reference_result()` unless given). Returns the visitor's runs by group."""
+    compared = comparison_runs(runs)
+    reference = reference if reference is not None else reference_result()
+    own = any(compared[g] is not None for g in GROUPS)
+    if not own:
+        st.markdown(t("learn.diversity.try"))
+        if reference is None:
+            return compared
+        st.markdown(t("learn.diversity.reference.note", date=reference["date"]))
+    for column, group in zip(st.columns(2, gap="large"), GROUPS, strict=True):
+        with column:
+            if compared[group] is not None or reference is None:
+                comparison_column(compared[group], group)
+            else:
+                reference_column(reference, group)
+    return compared

@@ -38,6 +38,7 @@ from fusion_core.perturb import PERTURBATIONS
 from fusion_core.store import config_key
 from ui.architecture import parameter_counts
 from ui.i18n import t
+from ui.share import copy_link_ui
 from ui.state import get_mnist, get_predictor, get_store
 from ui.text import safe
 
@@ -135,6 +136,7 @@ def mnist_or_error() -> MnistData | None:
 def intro(page: str) -> None:
     st.title(t(f"{page}.title"))
     st.markdown(t(f"{page}.intro"))
+    copy_link_ui(f"{page}_share")  # the experiment on show (?group=, its plan) and the language
     problem = lab_overrides_problem()
     if problem:
         st.warning(t("labs.overrides_ignored", error=safe(problem)), icon="⚠️")
@@ -247,6 +249,9 @@ def remembered_experiment(lab: str, param_names: Sequence[str] = ()) -> tuple[st
     group = st.query_params.get("group")
     if group and group.startswith(f"{lab}-"):
         return group, {k: st.query_params[k] for k in param_names if k in st.query_params}
+    if group:  # another lab's experiment, or a tampered value: say so and drop it from the URL
+        st.info(t("share.dropped", params=f"group={safe(group[:40])}"), icon="🔗")
+        del st.query_params["group"]
     saved = st.session_state.get(f"{lab}_experiment")
     if not saved:
         return None, {}

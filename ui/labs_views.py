@@ -4,6 +4,8 @@
   the rows summarise_sweep reads.
 - Overfitting: the newest finished run of each variant, with its gap and its curves.
 - Robustness: the default choice of models, and the grid of perturbed test digits with predictions.
+- Robustness and Cost: their '1 minute' plans (?plan=minute), with a time estimate from
+  fusion_core.limits.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from fusion_core.config import RunConfig
 from fusion_core.data import MnistData
 from fusion_core.experiments import (
     FUSED,
@@ -21,6 +24,7 @@ from fusion_core.experiments import (
     plan_size_sweep,
     sweep_config,
 )
+from fusion_core.limits import format_minutes
 from fusion_core.store import RunStore
 from ui.i18n import t
 from ui.labs import Point, lab_overrides, run_training_accuracy
@@ -32,6 +36,7 @@ from ui.predict_ui import (
     fused_test_accuracy,
     sample_indices,
 )
+from ui.presets import MINUTE_SECONDS, cost_minute_configs, plan_seconds, robust_minute_configs
 from ui.state import get_predictor
 
 # -- data size ------------------------------------------------------------------------------------
@@ -173,3 +178,49 @@ def perturbed_grid(runs: Sequence[dict], mnist: MnistData, kind: str, strength: 
             for i, pred in enumerate(predictions)
         ]
         column.markdown("  \n".join(lines))
+
+
+# -- one-minute plans (robustness, cost) ------------------------------------------------------------
+
+PLAN_PARAM = "plan"  # ?plan=minute opens Robustness or Cost with its one-minute plan chosen
+MINUTE = "minute"
+# The robustness plan's damage: the noise every classroom recognises.
+ROBUST_MINUTE_KIND = "gaussian_noise"
+
+
+def minute_requested() -> bool:
+    """Whether the URL asks for the page's one-minute plan (?plan=minute)."""
+    return st.query_params.get(PLAN_PARAM) == MINUTE
+
+
+def robust_minute_points() -> list[Point]:
+    """A single network against a fusion trained alike (ui.presets.robust_minute_configs)."""
+    single, fusion = robust_minute_configs()
+    return [
+        Point(t("robust.minute.point.single"), single, "robustness 1 minute: single", {"role": "single"}),
+        Point(t("robust.minute.point.fusion"), fusion, "robustness 1 minute: fusion", {"role": "fusion"}),
+    ]
+
+
+def cost_minute_points() -> list[Point]:
+    """Five of the cost preset's runs: one network, soft votes of 2, 3 and 5, a hybrid of 3."""
+    points = []
+    for config in cost_minute_configs():
+        fusion_type, k = config.fusion.type, config.fusion.num_members
+        label = t(f"cost.minute.point.{fusion_type}", k=k)
+        points.append(Point(label, config, f"cost {config.describe()}", {"type": fusion_type, "k": k}))
+    return points
+
+
+def minute_seconds(configs: Sequence[RunConfig], store: RunStore) -> float:
+    """Estimated wall time of the configs not yet in the store (ui.presets.plan_seconds)."""
+    todo = [c for c in configs if store.find_done_run(c.to_dict()) is None]
+    return plan_seconds(todo, store.list_runs(status="done"))
+
+
+def minute_estimate_text(points: Sequence[Point], store: RunStore) -> str:
+    """'2 runs to train, 0 in the store · about 31 s (limit 60 s)'."""
+    todo = sum(store.find_done_run(p.config.to_dict()) is None for p in points)
+    seconds = minute_seconds([p.config for p in points], store)
+    return t("minute.estimate", todo=todo, reused=len(points) - todo, time=format_minutes(seconds),
+             limit=format_minutes(MINUTE_SECONDS))  # fmt: skip

@@ -20,14 +20,18 @@ import streamlit as st
 
 from fusion_core.preprocess import to_mnist
 from fusion_core.registry import FUSED, member_index
-from ui import words
+from ui import run_names, words
 from ui.charts import member_kinds  # noqa: F401 - each member's kind, read here by the Draw page
 from ui.i18n import t
+from ui.limits_ui import MY_RUNS
+from ui.live import run_id_from_text
 from ui.state import get_predictor
 
 BLUE, RED, GREY = "#1f77b4", "#d62728", "#c7c7c7"
 USABLE_STATUSES = ("done", "stopped")
 DIGITS = [str(d) for d in range(10)]
+RUN_PARAM = "run"  # the Draw page's model in its URL, as the Train page's run is in its own
+TRAIN_SEEN = "draw_train_seen"  # the Train run the Draw page last defaulted to
 
 
 # -- predictions ------------------------------------------------------------------------------------
@@ -219,16 +223,12 @@ def fused_test_accuracy(run: dict) -> float | None:
 
 
 def format_accuracy(value: float | None) -> str:
-    return f"{value:.2%}" if value is not None else t("predict.no_accuracy")
+    return run_names.format_percent(value)
 
 
 def run_label(run: dict) -> str:
-    return t(
-        "predict.run_label",
-        name=run["name"],
-        description=describe_config(run.get("config")),
-        accuracy=format_accuracy(fused_test_accuracy(run)),
-    )
+    """'#12 · 5 × MLP · soft vote · 3 epochs · 97.53%': the configuration said once (ui/run_names.py)."""
+    return run_names.run_label(run, fused_test_accuracy(run))
 
 
 def finished_runs(store) -> list[dict]:
@@ -256,12 +256,30 @@ def _remember_draw_choice() -> None:
     st.session_state["draw_run_id"] = st.session_state.get("draw_run")
 
 
+def default_run(by_id: dict[int, dict]) -> int | None:
+    """The run the Draw page starts from: this visitor's own, never merely the newest in the store.
+
+    In order: a run trained on Train since the page last looked (session, or ?run= in a link), the
+    run chosen here or sent from Runs, the visitor's other runs (newest first); None leaves the
+    picker on the newest finished run, for a visitor who has trained nothing yet.
+    """
+    state = st.session_state
+    train_run = state.get("train_run_id")
+    if train_run in by_id and train_run != state.get(TRAIN_SEEN):
+        state[TRAIN_SEEN] = train_run  # a new run from Train wins once; a later choice here stays
+        return train_run
+    linked = run_id_from_text(st.query_params.get(RUN_PARAM, ""))
+    mine = [state.get("draw_run_id"), linked, train_run, *reversed(state.get(MY_RUNS, []))]
+    return next((run_id for run_id in mine if run_id in by_id), None)
+
+
 def model_picker_ui(runs: list[dict], *, key: str = "draw_run") -> dict | None:
-    """A selectbox of finished runs, newest first; `st.session_state["draw_run_id"]` preselects one."""
+    """A selectbox of finished runs, newest first, starting on `default_run`; the choice is kept in
+    st.session_state["draw_run_id"] and in the URL (?run=12), so a copied link opens the same model."""
     if not runs:
         return None
     by_id = {run["id"]: run for run in runs}
-    wanted = st.session_state.get("draw_run_id")
+    wanted = default_run(by_id)
     if wanted in by_id and st.session_state.get(key) != wanted:
         st.session_state[key] = wanted
     elif st.session_state.get(key) not in by_id:
@@ -274,4 +292,6 @@ def model_picker_ui(runs: list[dict], *, key: str = "draw_run") -> dict | None:
         help=t("draw.model_help"),
         on_change=_remember_draw_choice,
     )
+    if run_id is not None and st.query_params.get(RUN_PARAM) != str(run_id):
+        st.query_params[RUN_PARAM] = str(run_id)
     return by_id.get(run_id)

@@ -12,6 +12,7 @@ import streamlit as st
 from ui import words
 from ui.i18n import t
 from ui.predict_ui import fused_test_accuracy
+from ui.run_names import format_percent, origin_label, origin_of, run_title
 
 RUN_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"]
 
@@ -42,11 +43,12 @@ def _run_row(run: dict) -> dict[str, Any]:
         arch = None
     activation = member.get("activation")
     results, timings = run.get("results") or {}, run.get("timings") or {}
+    accuracy = fused_test_accuracy(run)
     if run.get("kind") == "upload":  # the file does not say how it was trained: unknown, not defaults
         training, results = {}, {k: v for k, v in results.items() if k not in ("epochs_completed", "n_train")}
     return {
         "id": run["id"],
-        "name": run["name"],
+        "name": run_title(run),
         "status": words.named("words.status", run["status"]),  # shown words; filters read the runs' codes
         "type": words.named("words.type", fusion.get("type")) or None,
         "members": fusion.get("num_members"),
@@ -55,10 +57,10 @@ def _run_row(run: dict) -> dict[str, Any]:
         "activation": ", ".join(activation) if isinstance(activation, list) else activation,
         "epochs": results.get("epochs_completed", training.get("epochs")),
         "train_size": results.get("n_train", training.get("train_size")),
-        "accuracy": fused_test_accuracy(run),
+        "accuracy": None if accuracy is None else round(100 * accuracy, 4),  # shown as 97.53%
         "sec_epoch": timings.get("seconds_per_epoch"),
         "created": datetime.fromtimestamp(run["created_at"]) if run.get("created_at") else None,
-        "kind": words.named("words.origin", run.get("kind")) or None,
+        "kind": origin_label(origin_of(run)),
     }
 
 
@@ -84,7 +86,7 @@ def runs_column_config() -> dict[str, Any]:
         "train_size": cc.NumberColumn(
             t("runs.col.train_size"), format="%d", width="small", help=t("runs.unknown_help")
         ),
-        "accuracy": cc.NumberColumn(t("runs.col.accuracy"), format="percent"),
+        "accuracy": cc.NumberColumn(t("runs.col.accuracy"), format="%.2f%%"),  # as format_percent
         "sec_epoch": cc.NumberColumn(t("runs.col.sec_epoch"), format="%.2f", width="small"),
         "created": cc.DatetimeColumn(t("runs.col.created"), format="YYYY-MM-DD HH:mm", width="medium"),
         "kind": cc.TextColumn(t("runs.col.kind"), width="small"),
@@ -92,9 +94,15 @@ def runs_column_config() -> dict[str, Any]:
 
 
 def filter_runs(
-    runs: list[dict], *, statuses: list[str] | None = None, types: list[str] | None = None, search: str = ""
+    runs: list[dict],
+    *,
+    statuses: list[str] | None = None,
+    types: list[str] | None = None,
+    origins: list[str] | None = None,
+    search: str = "",
 ) -> list[dict]:
-    """Runs with a chosen status and fusion type (none chosen = all) whose name contains `search`."""
+    """Runs with a chosen status, fusion type and origin code (none chosen = all) whose name, stored
+    or as shown, contains `search`."""
     needle = search.strip().lower()
     kept = []
     for run in runs:
@@ -103,7 +111,9 @@ def filter_runs(
             continue
         if types and fusion_type not in types:
             continue
-        if needle and needle not in run["name"].lower():
+        if origins and origin_of(run) not in origins:
+            continue
+        if needle and needle not in run["name"].lower() and needle not in run_title(run).lower():
             continue
         kept.append(run)
     return kept
@@ -147,13 +157,15 @@ def fused_curves_figure(curves: dict[str, pd.DataFrame], metric: str, title: str
 
 def accuracy_bar_figure(runs: list[dict]) -> go.Figure:
     """Test accuracy of each run's fusion (coloured as in the curves), zoomed to the range they span."""
-    bars = [(f"{r['name']} (#{r['id']})", fused_test_accuracy(r), run_color(i)) for i, r in enumerate(runs)]
+    bars = [
+        (f"{run_title(r)} (#{r['id']})", fused_test_accuracy(r), run_color(i)) for i, r in enumerate(runs)
+    ]
     bars = [bar for bar in bars if bar[1] is not None]
     fig = go.Figure(
         go.Bar(
             x=[name for name, _, _ in bars],
             y=[accuracy for _, accuracy, _ in bars],
-            text=[f"{accuracy:.2%}" for _, accuracy, _ in bars],
+            text=[format_percent(accuracy) for _, accuracy, _ in bars],
             textposition="outside",
             marker_color=[color for _, _, color in bars],
         )

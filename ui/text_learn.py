@@ -5,6 +5,9 @@ so the formulas are plain constants. The diagrams are Graphviz DOT, kept in the 
 their node labels are text a translator would change.
 """
 
+from fusion_core.config import make_config
+from ui.presets import PRESETS
+
 # The article's stacked network (N layers; softmax at the top), aligned on the equals signs.
 STACKED = (
     r"\begin{aligned} y &= f(W_1 x + b_1) \\ z &= f(W_2 y + b_2) \\ &\;\;\vdots \\ "
@@ -30,3 +33,24 @@ LSTM_GATES = (
     r"h_t &= o_t \odot \tanh(c_t), \qquad t = 1, \dots, 28 \end{aligned}"
 )
 HYBRID = r"p = \operatorname{softmax}\Big(W_2 \, f\big(W_1 [x; p_1; \dots; p_K] + b_1\big) + b_2\Big)"
+
+# The article's three closing questions: (catalog key, [(page, link label key, config or None)]).
+# A config travels as the Train page's shared-link parameters (ui/share.py), so each link opens the
+# configuration that answers the question.
+QUESTIONS = (
+    (
+        "q1",
+        [
+            ("pages/train.py", "share.q1.link_single", make_config("single")),
+            ("pages/train.py", "share.q1.link_stacking", make_config("serial", rule="stacking")),
+        ],
+    ),
+    ("q2", [("pages/data_size.py", "share.q2.link", None)]),
+    (
+        "q3",
+        [
+            ("pages/train.py", "share.q3.link_lstm", make_config("single", kinds="lstm")),
+            ("pages/train.py", "share.q3.link_mixed", make_config(**PRESETS["mixed"])),
+        ],
+    ),
+)
