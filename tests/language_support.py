@@ -48,7 +48,7 @@ BUILT_IN = (
 
 _URL = re.compile(r"(?:https?://|www\.)\S+")
 _PATH = re.compile(r"(?<![\w.])(?:~|\.{1,2})?/[\w.@+-]+(?:/[\w.@+-]*)+")  # /home/me/.fusion_lab/x.npz
-_FILE = re.compile(r"\b[\w-]+\.(?:npz|keras|csv|gz|png|jpe?g)\b", re.IGNORECASE)
+_FILE = re.compile(r"\b[\w/.-]*[\w-]+\.(?:npz|keras|csv|gz|png|jpe?g|py|md|toml)\b", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]")  # two letters or more: single letters are symbols
 
 

@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from fusion_core.registry import member_name
+from ui import words
 from ui.charts import member_kinds, series_label
 from ui.i18n import t
 from ui.text import safe
@@ -201,7 +202,7 @@ def reference_column(reference: dict, group: str) -> None:
             batch=training.get("batch_size", "?"),
             seed=training.get("seed", "?"),
             seconds=run.get("seconds", "?"),
-            machine=safe(str(reference.get("machine", ""))),
+            machine=safe(words.machine(str(reference.get("machine", "")))),
         )
     )
 

