@@ -62,7 +62,11 @@ def latin_words(text: str, allowed: Iterable[str] = ()) -> list[str]:
     for word in _WORD.findall(text):
         if word in ALLOWED_WORDS or word in extra:
             continue
-        if all(part in ALLOWED_WORDS or part in extra for part in re.split(r"[-'’]", word) if part):
+        if all(
+            len(part) == 1 or part in ALLOWED_WORDS or part in extra
+            for part in re.split(r"[-'’]", word)
+            if part
+        ):
             continue  # L-BFGS: every part is a name
         found.append(word)
     return found

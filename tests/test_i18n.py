@@ -187,3 +187,18 @@ def test_the_app_font_falls_back_to_fonts_with_chinese_glyphs():
     assert fonts[0] == "Source Sans" and fonts[-1] == "sans-serif"
     cjk = [f for f in i18n.FONT_FAMILY.split(", ") if "Source Sans" not in f][:5]
     assert fonts[1:6] == cjk
+
+
+def test_the_chinese_catalog_has_no_english_words():
+    """Every zh text, tooltips and messages included, holds Latin words only from the allow-list
+    (placeholders, markup, LaTeX and code aside; a diagram's DOT source and the glossary's English
+    column are English on purpose)."""
+    from tests.language_support import latin_words
+
+    markup = re.compile(r"\{[^{}]*\}|%\{[^}]*\}|<[^>]+>|\$[^$]*\$|`[^`]*`")
+    left = {
+        key: latin_words(markup.sub(" ", text))
+        for key, text in i18n.STRINGS["zh"].items()
+        if not key.startswith("learn.dot.")
+    }
+    assert {key: words for key, words in left.items() if words} == {}
