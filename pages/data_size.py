@@ -63,11 +63,11 @@ for key, value in start.items():
 with st.container(border=True):
     st.button(t("size.minute"), key="size_preset_minute", icon="⏱️", on_click=use_minute_plan,
               help=t("size.minute.help"))  # fmt: skip
-    configs_col, sizes_col = st.columns([2, 3])
-    configs = configs_col.multiselect(
+    # One row each: side by side, a 1024-pixel screen with the sidebar open hid some of the chips.
+    configs = st.multiselect(
         t("size.configs"), list(SWEEP_CONFIGS), format_func=config_label, key="size_configs"
     )
-    sizes = sizes_col.multiselect(
+    sizes = st.multiselect(
         t("size.sizes"), TRAIN_SIZES, format_func=short_count, key="size_sizes", help=t("size.sizes.help")
     )
     seeds_col, epochs_col = st.columns(2)
