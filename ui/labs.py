@@ -237,6 +237,18 @@ def start_experiment(points: Sequence[Point], *, kind: str, lab: str) -> tuple[s
     return group, [run_id for run_id, _ in submitted]
 
 
+PLAN_PARAM = "plan"  # ?plan=minute: a lab opens with its ready-made plan of that name (the lesson's links)
+
+
+def requested_plan(name: str) -> bool:
+    """Whether the URL asks for the lab's plan `name` (?plan=minute). The parameter is dropped once
+    read, so the controls it set stay the visitor's to change and a refresh keeps their changes."""
+    if st.query_params.get(PLAN_PARAM) != name:
+        return False
+    del st.query_params[PLAN_PARAM]
+    return True
+
+
 def remember_experiment(lab: str, group: str, ids: list[int], params: dict[str, str] | None = None) -> None:
     """Keep the group (and the plan's parameters) in the URL and the visitor's session."""
     st.session_state[f"{lab}_experiment"] = {"group": group, "ids": ids, "params": params or {}}

@@ -37,6 +37,9 @@ from ui.state import get_predictor
 # -- data size ------------------------------------------------------------------------------------
 
 SWEEP_PARAMS = ("configs", "sizes", "seeds", "epochs")  # the plan's URL parameters, besides the group
+# The '1 minute' plan (the Data size page's button, ?plan=minute and the lesson): 8 runs, estimated at
+# 58 s before any run calibrates the estimate; two seeds give each point its error bar.
+SWEEP_MINUTE_PLAN = {"configs": ["single", "parallel"], "sizes": [500, 2_000], "seeds": 2, "epochs": 2}
 
 
 def sweep_points(plan: dict) -> list[Point]:
