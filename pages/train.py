@@ -11,7 +11,7 @@ from ui.frame import require_frame
 from ui.i18n import t
 from ui.limits_ui import estimate_ui, note_run, queue_refusal, start_refusal
 from ui.live import ACTIVE, live_run, remember_run, remembered_run, run_results
-from ui.present import folded, presenting
+from ui.present import folded, presenting, result_line
 from ui.state import get_mnist, get_store
 
 require_frame()
@@ -75,9 +75,13 @@ button_col.button(
 )
 tc = config.training
 pool = MNIST_TRAIN_SIZE - round(MNIST_TRAIN_SIZE * tc.validation_fraction)  # the rest is validation
-summary_col.caption(
-    t("train.summary", describe=config.describe(), epochs=tc.epochs, size=min(tc.train_size, pool))
-)
+result = result_line(run) if presenting() else None  # on a projector: the result beside the button
+if result:
+    summary_col.markdown(result)
+else:
+    summary_col.caption(
+        t("train.summary", describe=config.describe(), epochs=tc.epochs, size=min(tc.train_size, pool))
+    )
 
 if not presenting():
     st.header(t("train.live"), divider="gray")

@@ -7,11 +7,12 @@ uncalibrated model, which leans long: see its docstring).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pytest
-from page_support import APP, PAGE_TIMEOUT, open_page
+from page_support import APP, PAGE_TIMEOUT, open_page, wait_for
 from streamlit.testing.v1 import AppTest
 
 from fusion_core.config import make_config
@@ -133,7 +134,7 @@ def open_app(query: dict | None = None) -> AppTest:
 
 def test_present_1_switches_the_mode_on_and_folds_the_train_pages_controls(app_home):
     at = open_app({"present": "1"})
-    assert at.sidebar.toggle(key="present").value and at.session_state["present"]
+    assert at.sidebar.toggle(key="present_toggle").value and at.session_state["present"]
     assert at.query_params["present"] == "1"
     at.switch_page("pages/train.py").run()
     assert not at.exception, at.exception
@@ -148,10 +149,28 @@ def test_normal_mode_is_the_default_and_present_0_in_a_link_ends_the_mode(app_ho
     # AppTest runs app.py (the sidebar, the URL sync) on a test's first run only, so each case opens
     # the app afresh; the toggle's clicks are tested in a real browser (test_browser_present.py).
     at = open_app()
-    assert not at.sidebar.toggle(key="present").value and "present" not in at.query_params
+    assert not at.sidebar.toggle(key="present_toggle").value and "present" not in at.query_params
     at.switch_page("pages/train.py").run()
     assert "Settings" not in expander_labels(at)
     assert "Before training" in [h.value for h in at.header]
 
     at = open_app({"present": "0"})
-    assert not at.sidebar.toggle(key="present").value and "present" not in at.query_params
+    assert not at.sidebar.toggle(key="present_toggle").value and "present" not in at.query_params
+
+
+def test_presentation_mode_puts_the_finished_result_beside_the_train_button(app_home):
+    at = open_app({"present": "1"})
+    at.switch_page("pages/train.py").run()
+    at.radio(key="train_fusion_type").set_value("parallel").run()
+    at.slider(key="train_num_members").set_value(2).run()
+    at.slider(key="train_hidden_layers").set_value(1)
+    at.select_slider(key="train_hidden_units").set_value(16)
+    at.slider(key="train_epochs").set_value(1)
+    at.select_slider(key="train_train_size").set_value(100)
+    at.run()
+    assert not [m for m in at.markdown if "Test accuracy" in m.value]  # nothing before a run
+    at.button(key="train_button").click().run()
+    wait_for(at, lambda a: any("Test accuracy" in m.value for m in a.markdown), seconds=180)
+    line = next(m.value for m in at.markdown if "Test accuracy" in m.value)
+    assert re.match(r"Test accuracy \*\*\d{1,3}\.\d\d%\*\* · The fusion is ", line), line
+    assert "best member" in line  # a fusion's gain (or loss) over its best member

@@ -19,7 +19,8 @@ import streamlit as st
 from ui.i18n import t
 
 PRESENT_PARAM = "present"  # the URL parameter: ?present=1
-PRESENT_KEY = "present"  # the session key, which is also the sidebar toggle's key
+PRESENT_KEY = "present"  # the session key: the mode itself, kept whichever page is drawn
+TOGGLE_KEY = "present_toggle"  # the sidebar toggle's key; its callback writes PRESENT_KEY
 _IN_URL = "_present_in_url"  # what this session last wrote into the URL
 
 # Larger type for the back of the room, and less empty space above the page so that the live chart
@@ -71,9 +72,17 @@ def sidebar_state() -> str:
     return "collapsed" if presenting() else "auto"
 
 
+def _toggled() -> None:
+    st.session_state[PRESENT_KEY] = bool(st.session_state[TOGGLE_KEY])
+
+
 def present_ui() -> None:
-    """The sidebar's toggle, and the styles of presentation mode while it is on."""
-    st.toggle(t("present.toggle"), key=PRESENT_KEY, help=t("present.toggle.help"))
+    """The sidebar's toggle, and the styles of presentation mode while it is on.
+
+    The mode lives in its own session key, not in the widget's: Streamlit drops a widget's state
+    on a run that does not draw it, and a link with ?present= changes the mode without a click."""
+    st.session_state[TOGGLE_KEY] = presenting()  # before the widget is drawn, so the two agree
+    st.toggle(t("present.toggle"), key=TOGGLE_KEY, on_change=_toggled, help=t("present.toggle.help"))
     if presenting():
         st.html(PRESENT_CSS)
 
@@ -84,6 +93,21 @@ def folded(label: str, *, border: bool = False):
     if presenting():
         return st.expander(label, expanded=False)
     return st.container(border=border)
+
+
+def result_line(run: dict | None) -> str | None:
+    """A finished run's test accuracy (and a fusion's gain over its best member) in one line, which
+    presentation mode shows beside the Train button so the result and the live chart share the screen;
+    None while there is no finished result."""
+    from ui.charts import gain_sentence
+
+    results = (run or {}).get("results") or {}
+    if (run or {}).get("status") != "done" or "fused_accuracy" not in results:
+        return None
+    line = t("present.result", accuracy=100 * results["fused_accuracy"])
+    if "gain_over_best_member" in results and "best_member" in results:
+        line += " · " + gain_sentence(results)
+    return line
 
 
 def theme_ui() -> None:

@@ -119,14 +119,14 @@ def test_presentation_mode_at_1024x768_has_the_train_button_and_the_charts_in_vi
 def test_the_toggle_switches_presentation_mode_and_the_url_follows(app_server, projector):
     page = projector
     open_train(page, app_server.url)
-    page.locator(".st-key-present label").first.click()
+    page.locator(".st-key-present_toggle label").first.click()
     page.wait_for_url(re.compile(r"[?&]present=1"), timeout=30_000)
     expect(page.get_by_text("Settings", exact=True)).to_be_visible(timeout=30_000)
     page.wait_for_timeout(1_000)
     assert sidebar_width(page) < 5
 
     page.locator('[data-testid="stExpandSidebarButton"]').first.click()  # open it again to switch off
-    page.locator(".st-key-present label").first.click()
+    page.locator(".st-key-present_toggle label").first.click()
     page.wait_for_url(lambda url: "present=" not in url, timeout=30_000)
     expect(page.get_by_text("Settings", exact=True)).to_have_count(0, timeout=30_000)
 
