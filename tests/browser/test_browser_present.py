@@ -175,3 +175,20 @@ def test_the_app_menu_switches_between_light_and_dark(app_server, projector):
     page.wait_for_selector('[data-testid="stApp"]')
     page.wait_for_timeout(2_000)
     assert brightness() < 80, "the browser should remember the dark theme"
+
+
+def test_a_lesson_step_opens_its_page_with_its_experiment_ready(app_server, projector):
+    page = projector
+    open_page(page, f"{app_server.url}/lesson", ready=".st-key-lesson_step_article a")
+    page.locator(".st-key-lesson_step_article a").first.click()
+    page.wait_for_url(re.compile(r"/train\?.*preset=article"), timeout=30_000)
+    # The article's network, cut to the lesson's minute, is what the Train button will start.
+    expect(page.get_by_text("single, 2x512 relu · 2 epochs on 20,000 images")).to_be_visible(timeout=60_000)
+
+    open_page(page, f"{app_server.url}/lesson", ready=".st-key-lesson_step_data_size a")
+    page.locator(".st-key-lesson_step_data_size a").first.click()
+    page.wait_for_url(re.compile(r"/data_size"), timeout=30_000)
+    chips = page.locator(".st-key-size_sizes [data-tag]")
+    expect(chips).to_have_count(2, timeout=60_000)  # the '1 minute' plan: 500 and 2,000 images
+    assert [c.strip() for c in chips.all_inner_texts()] == ["500", "2k"]
+    expect(page.get_by_text("8 points to train", exact=False)).to_be_visible()
