@@ -96,6 +96,17 @@ def test_lesson_page_links_every_step_to_its_page_with_its_parameters(app_home):
     assert not at.warning  # no step is over its minute on a machine with no runs to scale by
 
 
+def test_the_lesson_page_speaks_chinese_with_lang_zh(app_home):
+    at = open_app({"lang": "zh"})
+    at.switch_page("pages/lesson.py").run()
+    assert not at.exception, at.exception
+    assert [title.value for title in at.title] == [STRINGS["zh"]["lesson.title"]]
+    assert [s.value for s in at.subheader][:2] == [
+        STRINGS["zh"]["lesson.step.article.title"], STRINGS["zh"]["lesson.step.parallel5.title"]
+    ]  # fmt: skip
+    assert all(link.proto.label.startswith("打开") for link in at.get("page_link"))
+
+
 def test_a_ticked_step_stays_ticked_after_another_page(app_home):
     at = open_page("lesson")
     at.checkbox(key="lesson_done_article").check().run()
