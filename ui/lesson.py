@@ -25,6 +25,11 @@ from fusion_core.limits import estimate
 
 LESSON_MINUTES = 45
 STEP_BUDGET_S = 60.0  # what one step may spend training, by fusion_core.limits' estimate
+# What each run costs besides its epochs, which fusion_core.limits' estimate leaves out: building and
+# tracing the model, scoring the test set, saving. Measured with jobs.run_job on the real MNIST, on
+# 2 busy cores (load average 27): the data-size step's 8 runs took 28.9 s against 6 s of estimated
+# epochs, the article's network 11.1 s against 7 s.
+RUN_OVERHEAD_S = 3.0
 # The lesson's cut of the article's network and of the 5-member fusion: 2 epochs on 20,000 images.
 LESSON_EPOCHS = "2"
 LESSON_IMAGES = "20000"
@@ -71,9 +76,10 @@ def step_configs(step: Step) -> list[RunConfig]:
 
 
 def step_seconds(step: Step, finished_runs: Iterable[dict[str, Any]] = ()) -> float:
-    """The step's estimated training time: the sum over its runs (they queue one after another)."""
+    """The step's estimated time: its runs' epochs by fusion_core.limits (scaled by `finished_runs`)
+    plus RUN_OVERHEAD_S each, summed (they queue one after another)."""
     finished = list(finished_runs)
-    return sum(estimate(config, finished).total_seconds for config in step_configs(step))
+    return sum(RUN_OVERHEAD_S + estimate(config, finished).total_seconds for config in step_configs(step))
 
 
 def query_string(step: Step) -> str:
