@@ -5,10 +5,14 @@ import streamlit as st
 from ui import words
 from ui.frame import app_pages, frame_runs
 from ui.i18n import language_ui, sync_language, t
+from ui.present import present_ui, sidebar_state, sync_present, theme_ui
 from ui.state import get_device, init_session, start_workers
 
 sync_language()  # ?lang=zh opens the page in Chinese; the switch below changes it
-st.set_page_config(page_title=t("app.title"), page_icon="🧠", layout="wide")
+sync_present()  # ?present=1 opens presentation mode; the toggle below changes it
+st.set_page_config(
+    page_title=t("app.title"), page_icon="🧠", layout="wide", initial_sidebar_state=sidebar_state()
+)
 init_session()
 worker_problem = start_workers()  # once per server: the processes that train the jobs
 
@@ -26,6 +30,8 @@ with st.sidebar:
         st.caption(f"**{section}**")
         for section_page in section_pages:
             st.page_link(section_page)
+    present_ui()  # presentation mode, for a projector
+    theme_ui()  # light or dark: where Streamlit's switch is
     device = get_device()
     if device is not None:
         st.caption(t("sidebar.device", device=words.device(device["device"]), backend=device["backend"]))

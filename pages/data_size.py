@@ -17,11 +17,13 @@ from ui.labs import (
     needs_measuring,
     remember_experiment,
     remembered_experiment,
+    requested_plan,
     start_experiment,
     what_to_look_for,
 )
 from ui.labs_charts import config_label, short_count, sweep_csv, sweep_figure, sweep_table
 from ui.labs_views import (
+    SWEEP_MINUTE_PLAN,
     SWEEP_PARAMS,
     sweep_params,
     sweep_plan,
@@ -38,9 +40,7 @@ DEFAULT_PLAN = {
     "epochs": 5,
 }
 MAX_EPOCHS = 30
-# The '1 minute' plan: 8 runs, estimated at 58 s before any run calibrates the estimate; two
-# seeds give each point its error bar.
-MINUTE_PLAN = {"configs": ["single", "parallel"], "sizes": [500, 2_000], "seeds": 2, "epochs": 2}
+MINUTE_PLAN = SWEEP_MINUTE_PLAN  # the '1 minute' plan's button, and ?plan=minute
 
 
 def use_minute_plan() -> None:
@@ -53,6 +53,8 @@ intro("size")
 mnist = mnist_or_error()
 
 # The experiment on show: from the URL (a refresh or a shared link keeps it) or this session.
+if requested_plan("minute"):  # a link (the lesson's) asks for the '1 minute' plan
+    use_minute_plan()
 group, params = remembered_experiment(LAB, SWEEP_PARAMS)
 shown_plan = sweep_plan(params) if group else None
 # The controls start from the plan on show, so a shared link shows its own settings.
@@ -63,11 +65,11 @@ for key, value in start.items():
 with st.container(border=True):
     st.button(t("size.minute"), key="size_preset_minute", icon="⏱️", on_click=use_minute_plan,
               help=t("size.minute.help"))  # fmt: skip
-    configs_col, sizes_col = st.columns([2, 3])
-    configs = configs_col.multiselect(
+    # One row each: side by side, a 1024-pixel screen with the sidebar open hid some of the chips.
+    configs = st.multiselect(
         t("size.configs"), list(SWEEP_CONFIGS), format_func=config_label, key="size_configs"
     )
-    sizes = sizes_col.multiselect(
+    sizes = st.multiselect(
         t("size.sizes"), TRAIN_SIZES, format_func=short_count, key="size_sizes", help=t("size.sizes.help")
     )
     seeds_col, epochs_col = st.columns(2)

@@ -29,6 +29,8 @@ from ui.state import get_store
 require_frame()
 
 QUICK_RUN = "draw_quick_run_id"  # the one-click run this visitor started, while it trains
+CANVAS_PX = 280  # the drawing box's side in pixels
+PREDICTIONS_PX = 460  # the verdict and its bar chart beside the canvas (narrower only on a phone)
 CANVAS_GEN = "draw_canvas_gen"  # bumped by Clear: a new canvas key gives an empty canvas
 UPLOAD_CACHE = "draw_upload_decoded"  # (file_id, image or None, error or None) of the last upload
 ACTIVE = ("queued", "running")
@@ -114,7 +116,11 @@ def decoded_upload(upload) -> tuple[object, str | None]:
 @st.fragment
 def draw_and_predict() -> None:
     """Canvas strokes rerun only this part of the page: preprocess, predict, draw the bars."""
-    left, right = st.columns([2, 3], gap="large")
+    # The canvas keeps its 280 pixels and the predictions their PREDICTIONS_PX: on a narrow screen (a
+    # 1024-pixel projector with the sidebar open) the predictions wrap below the canvas instead of
+    # either being clipped.
+    row = st.container(horizontal=True, gap="large")
+    left, right = row.container(width=CANVAS_PX + 20), row.container(width=PREDICTIONS_PX)
     with left:
         st.caption(t("draw.canvas_label"))
         gen = st.session_state[CANVAS_GEN]
@@ -122,8 +128,8 @@ def draw_and_predict() -> None:
             stroke_width=18,
             stroke_color="#000000",
             background_color="#FFFFFF",
-            height=280,
-            width=280,
+            height=CANVAS_PX,
+            width=CANVAS_PX,
             drawing_mode="freedraw",
             update_streamlit=True,
             return_image_data=True,

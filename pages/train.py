@@ -11,6 +11,7 @@ from ui.frame import require_frame
 from ui.i18n import t
 from ui.limits_ui import estimate_ui, note_run, queue_refusal, start_refusal
 from ui.live import ACTIVE, live_run, remember_run, remembered_run, run_results
+from ui.present import folded, presenting, result_line
 from ui.share import copy_link_ui, show_note, write_config
 from ui.state import get_mnist, get_store
 from ui.words import describe
@@ -28,7 +29,8 @@ def start_training(config) -> None:
 
 
 st.title(t("train.title"))
-st.markdown(t("train.intro"))
+if not presenting():  # on a projector the teacher says it; the Train button and the chart need the room
+    st.markdown(t("train.intro"))
 
 data_error = None
 try:
@@ -39,24 +41,26 @@ except DataError as exc:
 
 run_id = remembered_run()
 run = get_store().get_run(run_id) if run_id is not None else None
-with st.container(border=True):  # start from a ready-made experiment, else from the run on show
+with folded(t("present.settings"), border=True):  # from a ready-made experiment, else the run on show
     config = config_ui("train", default=requested_config(run["config"] if run else None))
 write_config(config, drop=LINK_SUPERSEDES)  # the URL follows the form: a copied link restores it
 show_note()
 copy_link_ui("train_share")
 
-st.header(t("train.before"), divider="gray")
-diagram_col, params_col = st.columns([3, 1], gap="large")
-diagram_col.graphviz_chart(architecture_dot(config), width="stretch")
-with params_col:
-    counts = parameter_counts(config)
-    st.metric(t("train.params"), f"{counts['total']:,}", help=t("train.params.help"))
-    if config.fusion.type != "single":
-        members = counts["total"] - counts["fused"]
-        st.caption(t("train.params.members", members=members, fused=counts["fused"]))
-    refusal = estimate_ui(config)  # memory and time; a message when this machine cannot finish it
-st.markdown(f"**{t('train.formula')}**")
-st.latex(formula_latex(config))
+if not presenting():
+    st.header(t("train.before"), divider="gray")
+with folded(t("train.before")):
+    diagram_col, params_col = st.columns([3, 2], gap="large")  # room for "3,348,490" at 1024 px
+    diagram_col.graphviz_chart(architecture_dot(config), width="stretch")
+    with params_col:
+        counts = parameter_counts(config)
+        st.metric(t("train.params"), f"{counts['total']:,}", help=t("train.params.help"))
+        if config.fusion.type != "single":
+            members = counts["total"] - counts["fused"]
+            st.caption(t("train.params.members", members=members, fused=counts["fused"]))
+        refusal = estimate_ui(config)  # memory and time; a message when this machine cannot finish it
+    st.markdown(f"**{t('train.formula')}**")
+    st.latex(formula_latex(config))
 
 status = jobs.job_state(get_store(), run_id)["status"] if run_id is not None else None
 busy = status in ACTIVE
@@ -76,11 +80,16 @@ button_col.button(
 )
 tc = config.training
 pool = MNIST_TRAIN_SIZE - round(MNIST_TRAIN_SIZE * tc.validation_fraction)  # the rest is validation
-summary_col.caption(
-    t("train.summary", describe=describe(config), epochs=tc.epochs, size=min(tc.train_size, pool))
-)
+result = result_line(run) if presenting() else None  # on a projector: the result beside the button
+if result:
+    summary_col.markdown(result)
+else:
+    summary_col.caption(
+        t("train.summary", describe=describe(config), epochs=tc.epochs, size=min(tc.train_size, pool))
+    )
 
-st.header(t("train.live"), divider="gray")
+if not presenting():
+    st.header(t("train.live"), divider="gray")
 status = live_run(run_id, key="train_live")
 if status in ("done", "stopped"):
     run_results(run_id)

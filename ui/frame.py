@@ -23,6 +23,7 @@ def app_pages() -> dict[str, list[st.Page]]:
     return {
         t("nav.section.explore"): [
             st.Page("pages/learn.py", title=t("nav.learn"), icon="📘", default=True, url_path="learn"),
+            st.Page("pages/lesson.py", title=t("nav.lesson"), icon="🧑‍🏫", url_path="lesson"),
             st.Page("pages/train.py", title=t("nav.train"), icon="🏋️", url_path="train"),
             st.Page("pages/draw.py", title=t("nav.draw"), icon="✍️", url_path="draw"),
             st.Page("pages/runs.py", title=t("nav.runs"), icon="🗂️", url_path="runs"),

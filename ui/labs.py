@@ -152,7 +152,8 @@ def action_row(label: str, *, key: str, help_text: str, busy_text: str, busy: bo
 
     Returns (clicked, caption column).
     """
-    button_col, caption_col = st.columns([1, 5], vertical_alignment="center")
+    # 1 : 3 leaves 'Run sweep' its whole label on a 1024-pixel screen with the sidebar open.
+    button_col, caption_col = st.columns([1, 3], vertical_alignment="center")
     clicked = button_col.button(
         label,
         key=key,
@@ -236,6 +237,18 @@ def start_experiment(points: Sequence[Point], *, kind: str, lab: str) -> tuple[s
     named = [(point.config, point.name) for point in points]
     submitted = jobs.submit_group(get_store(), named, kind=kind, group_id=group)
     return group, [run_id for run_id, _ in submitted]
+
+
+PLAN_PARAM = "plan"  # ?plan=minute: a lab opens with its ready-made plan of that name (the lesson's links)
+
+
+def requested_plan(name: str) -> bool:
+    """Whether the URL asks for the lab's plan `name` (?plan=minute). The parameter is dropped once
+    read, so the controls it set stay the visitor's to change and a refresh keeps their changes."""
+    if st.query_params.get(PLAN_PARAM) != name:
+        return False
+    del st.query_params[PLAN_PARAM]
+    return True
 
 
 def remember_experiment(lab: str, group: str, ids: list[int], params: dict[str, str] | None = None) -> None:

@@ -27,7 +27,7 @@ from fusion_core.experiments import (
 from fusion_core.limits import format_minutes
 from fusion_core.store import RunStore
 from ui.i18n import t
-from ui.labs import Point, lab_overrides, run_training_accuracy
+from ui.labs import PLAN_PARAM, Point, lab_overrides, run_training_accuracy
 from ui.labs_charts import config_label, short_count, variant_label
 from ui.predict_ui import (
     describe_config,
@@ -42,6 +42,9 @@ from ui.state import get_predictor
 # -- data size ------------------------------------------------------------------------------------
 
 SWEEP_PARAMS = ("configs", "sizes", "seeds", "epochs")  # the plan's URL parameters, besides the group
+# The '1 minute' plan (the Data size page's button, ?plan=minute and the lesson): 8 runs, estimated at
+# 58 s before any run calibrates the estimate; two seeds give each point its error bar.
+SWEEP_MINUTE_PLAN = {"configs": ["single", "parallel"], "sizes": [500, 2_000], "seeds": 2, "epochs": 2}
 
 
 def sweep_points(plan: dict) -> list[Point]:
@@ -182,14 +185,14 @@ def perturbed_grid(runs: Sequence[dict], mnist: MnistData, kind: str, strength: 
 
 # -- one-minute plans (robustness, cost) ------------------------------------------------------------
 
-PLAN_PARAM = "plan"  # ?plan=minute opens Robustness or Cost with its one-minute plan chosen
 MINUTE = "minute"
 # The robustness plan's damage: the noise every classroom recognises.
 ROBUST_MINUTE_KIND = "gaussian_noise"
 
 
 def minute_requested() -> bool:
-    """Whether the URL asks for the page's one-minute plan (?plan=minute)."""
+    """Whether the URL asks for the page's one-minute plan (?plan=minute); Robustness and Cost keep
+    the parameter in the URL (their plan is part of what a shared link shows)."""
     return st.query_params.get(PLAN_PARAM) == MINUTE
 
 
