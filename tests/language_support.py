@@ -26,6 +26,9 @@ ALLOWED_WORDS = frozenset(
 # Strings shown verbatim: Streamlit's and Plotly's own controls, and names that hold punctuation.
 BUILT_IN = (
     "Skip to main content",  # Streamlit's link for keyboard users, at the top of every page
+    "Light",  # the app menu's theme choices, which the theme's help names as the menu shows them
+    "Dark",
+    "System",
     "Upload",  # st.file_uploader's button
     "Drag and drop file here",
     "Browse files",
@@ -46,7 +49,8 @@ BUILT_IN = (
     "Neural Networks and Deep Learning",  # Nielsen's book, by its title
 )
 
-_URL = re.compile(r"(?:https?://|www\.)\S+")
+# Web addresses, and the query strings of the app's own links (?preset=article&epochs=2).
+_URL = re.compile(r"(?:https?://|www\.)\S+|[/?]?\b[\w.-]+=[\w.,%-]*(?:&[\w.-]+=[\w.,%-]*)*")
 _PATH = re.compile(r"(?<![\w.])(?:~|\.{1,2})?/[\w.@+-]+(?:/[\w.@+-]*)+")  # /home/me/.fusion_lab/x.npz
 _FILE = re.compile(r"\b[\w/.-]*[\w-]+\.(?:npz|keras|csv|gz|png|jpe?g|py|md|toml)\b", re.IGNORECASE)
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]")  # two letters or more: single letters are symbols

@@ -25,7 +25,9 @@ from ui.state import get_store
 
 SYNTHETIC = synthetic_digits(600)
 pytestmark = pytest.mark.usefixtures("app_home")
-PAGES = ("learn", "train", "draw", "runs", "glossary", "data_size", "overfitting", "robustness", "cost")
+PAGES = (
+    "learn", "lesson", "train", "draw", "runs", "glossary", "data_size", "overfitting", "robustness", "cost",
+)  # fmt: skip
 
 # -- what a page shows, from AppTest's element tree --------------------------------------------------
 
