@@ -361,6 +361,13 @@ def _poll(lab, group, points, ids, render) -> None:
     _draw(lab, group, points, ids, render, active=True)
 
 
+@st.fragment
+def _still(lab, group, points, ids, render) -> None:
+    """The ended experiment, drawn in a fragment like `_poll`'s: drawn from the app's run instead,
+    the charts left the page for a frame when the experiment ended (tests/browser)."""
+    _draw(lab, group, points, ids, render, active=False)
+
+
 def experiment_ui(
     lab: str,
     group: str | None,
@@ -380,7 +387,7 @@ def experiment_ui(
     elif experiment_active(ids):
         _poll(lab, group, list(points), list(ids), render)
     else:
-        _draw(lab, group, points, ids, render, active=False)
+        _still(lab, group, list(points), list(ids), render)
 
 
 # -- cached measurements of finished runs ---------------------------------------------------------
