@@ -154,8 +154,12 @@ def _trace(
     return go.Scatter(
         meta=code,
         x=[p[x] for p in points],
-        y=[p[metric] for p in points],
-        customdata=[[p.get("step") or 0, p.get("epoch") or 0.0, p.get("seen") or 0] for p in points],
+        y=np.array([p[metric] for p in points], dtype=float),
+        # Arrays, not lists: Plotly validates a list element by element, which cost 0.6 s of the
+        # 0.7 s that 12 traces of 400 points took to build. x stays a list (the browser tests read it).
+        customdata=np.array(
+            [[p.get("step") or 0, p.get("epoch") or 0.0, p.get("seen") or 0] for p in points], dtype=float
+        ).reshape(-1, 3),
         name=name,
         legendgroup=group,
         showlegend=show_legend,
