@@ -255,10 +255,9 @@ def measure_watchers(browser, url: str) -> dict:
         wait_count(owner, "Accuracy", 1, timeout_s=120)
         run_id = int(owner.url.split("run=")[1].split("&")[0])
         watchers = [owner]
-        for _ in range(WATCHERS - 1):
+        for _ in range(WATCHERS - 1):  # the nine other browsers load the page at the same time
             page = new_page(browser)
-            watch_url = f"{url}/train?run={run_id}"
-            open_page(page, watch_url, ready=".st-key-train_button button", timeout_ms=120_000)
+            page.goto(f"{url}/train?run={run_id}", wait_until="commit", timeout=120_000)
             watchers.append(page)
         for page in watchers:
             wait_count(page, "Accuracy", 1, timeout_s=120)
