@@ -19,7 +19,7 @@ from ui.labs import (
     start_experiment,
     what_to_look_for,
 )
-from ui.labs_charts import cost_figure, cost_table
+from ui.labs_charts import cost_axis, cost_figure, cost_table
 from ui.labs_views import MINUTE, PLAN_PARAM, cost_minute_points, minute_estimate_text, minute_requested
 from ui.state import get_store
 
@@ -82,7 +82,7 @@ with st.container(border=True):
     scope = scope_col.radio(
         t("cost.scope"), SCOPES, format_func=lambda s: t(f"cost.scope.{s}"), key="cost_scope", horizontal=True
     )
-    axis = axis_col.selectbox(t("cost.axis"), list(COST_AXES), format_func=COST_AXES.get, key="cost_axis")
+    axis = axis_col.selectbox(t("cost.axis"), list(COST_AXES), format_func=cost_axis, key="cost_axis")
     picked = []
     if scope == "pick":
         labels = {row["run_id"]: f"{row['name']} · {row['description']}" for row in all_rows}
@@ -98,7 +98,7 @@ def show_costs(runs: list[dict | None]) -> None:
     else:
         rows = [row for row in all_rows if row["run_id"] in picked]
     rows = mark_pareto([row for row in rows if row[axis] > 0], axis)  # a log axis cannot show 0
-    st.plotly_chart(cost_figure(rows, axis))
+    st.plotly_chart(cost_figure(rows, axis), key="cost_chart")
     st.markdown(f"**{t('cost.table')}**")
     st.dataframe(cost_table(rows), hide_index=True, width="stretch")
 

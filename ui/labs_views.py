@@ -28,7 +28,7 @@ from fusion_core.limits import format_minutes
 from fusion_core.store import RunStore
 from ui.i18n import t
 from ui.labs import PLAN_PARAM, Point, lab_overrides, run_training_accuracy
-from ui.labs_charts import config_label, short_count, variant_label
+from ui.labs_charts import config_label, short_count, variant_code, variant_label
 from ui.predict_ui import (
     describe_config,
     enlarge,
@@ -128,6 +128,7 @@ def overfit_variants(store: RunStore) -> tuple[list[dict], dict[str, list[dict]]
         val = [m["accuracy"] for m in metrics if m["split"] == "val" and m["series"] == FUSED]
         rows.append({
             "variant": variant,
+            "code": variant_code(run["config"]),
             "run_id": run["id"],
             "epochs": round(results.get("epochs_completed") or 0, 1),
             "train_accuracy": run_training_accuracy(run),
