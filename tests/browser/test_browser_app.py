@@ -97,8 +97,20 @@ def test_train_draws_live_points_then_results(app_server, app_page, idle_runner)
     assert live == sorted(live), f"the point count went down while training: {live}"
     final = chart_points(page, ACCURACY)
     assert final is not None and final >= max(live), (final, live)
-    run_id_from_url(page)
+    run_id = run_id_from_url(page)
     screenshot(page, "train_live_results", scroll_to=page.get_by_text(RESULTS))
+
+    # The menu's Train link carries the run, so the link opened in a new tab (a new session, here a
+    # fresh browser context) shows this run's results rather than an empty page.
+    href = page.locator('a[data-testid="stPageLink-NavLink"][href^="train"]').first.get_attribute("href")
+    assert href and f"run={run_id}" in href, href
+    fresh = page.context.browser.new_context()
+    try:
+        tab = fresh.new_page()
+        tab.goto(f"{app_server.url}/{href}")  # the menu's links are relative to the app's root
+        expect(tab.get_by_text(RESULTS)).to_be_visible(timeout=60_000)
+    finally:
+        fresh.close()
     print(f"train: {len(set(live))} live counts {sorted(set(live))}, final {final}, {elapsed:.1f} s")
 
 
