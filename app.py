@@ -3,7 +3,7 @@
 import streamlit as st
 
 from ui import words
-from ui.frame import app_pages, frame_runs
+from ui.frame import app_pages, frame_runs, link_params
 from ui.i18n import language_ui, sync_language, t
 from ui.present import present_ui, sidebar_state, sync_present, theme_ui
 from ui.state import get_device, init_session, start_workers
@@ -29,7 +29,7 @@ with st.sidebar:
     for section, section_pages in PAGES.items():
         st.caption(f"**{section}**")
         for section_page in section_pages:
-            st.page_link(section_page)
+            st.page_link(section_page, query_params=link_params(section_page))
     present_ui()  # presentation mode, for a projector
     theme_ui()  # light or dark: where Streamlit's switch is
     device = get_device()

@@ -19,10 +19,10 @@ from ui.labs import (
     start_experiment,
     what_to_look_for,
 )
-from ui.labs_charts import cost_figure, cost_table
+from ui.labs_charts import cost_axis, cost_figure, cost_table
 from ui.labs_views import MINUTE, PLAN_PARAM, cost_minute_points, minute_estimate_text, minute_requested
 from ui.state import get_store
-from ui.words import cost_axis, describe, describe_config
+from ui.words import describe, describe_config
 
 LAB = "cost"
 SCOPES = ("preset", "all", "pick")
@@ -102,7 +102,7 @@ def show_costs(runs: list[dict | None]) -> None:
     else:
         rows = [row for row in all_rows if row["run_id"] in picked]
     rows = mark_pareto([row for row in rows if row[axis] > 0], axis)  # a log axis cannot show 0
-    st.plotly_chart(cost_figure(rows, axis))
+    st.plotly_chart(cost_figure(rows, axis), key="cost_chart")
     st.markdown(f"**{t('cost.table')}**")
     st.dataframe(cost_table(rows), hide_index=True, width="stretch")
 

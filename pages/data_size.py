@@ -109,13 +109,15 @@ if clicked:
 def show_sweep(runs: list[dict | None]) -> None:
     """The curves, the table of means over seeds and its CSV, filled in as points finish."""
     chart_col, table_col = st.columns(2, gap="medium")
-    chart = chart_col.empty()
-    if any(needs_measuring(run) for run in runs):  # test accuracies at once, training ones after
-        chart.plotly_chart(sweep_figure(summarise_sweep(sweep_rows(shown_points, runs, measure=False))))
+    # The chart is drawn once per run of the script, with what is known: clearing a slot (st.empty)
+    # to draw it twice showed a blank chart frame in between. Training accuracies still missing are
+    # measured under the chart, then one rerun draws them.
+    summary = summarise_sweep(sweep_rows(shown_points, runs, measure=False)) if runs else []
+    chart_col.plotly_chart(sweep_figure(summary), key="sweep_chart")
+    if any(needs_measuring(run) for run in runs):
         with chart_col.spinner(t("size.measuring")):
             sweep_rows(shown_points, runs)  # measures (and remembers) the missing training accuracies
-    summary = summarise_sweep(sweep_rows(shown_points, runs)) if runs else []
-    chart.plotly_chart(sweep_figure(summary))
+        st.rerun()
     with table_col:
         st.markdown(f"**{t('size.table')}**")
         table = sweep_table(summary)

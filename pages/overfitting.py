@@ -15,7 +15,7 @@ from ui.charts import overlay_figure
 from ui.frame import require_frame
 from ui.i18n import t
 from ui.labs import action_row, intro, mnist_or_error, what_to_look_for
-from ui.labs_charts import gap_figure, gap_table, variant_label
+from ui.labs_charts import gap_figure, gap_table, variant_colours, variant_label
 from ui.labs_views import overfit_variants
 from ui.limits_ui import note_run, queue_refusal
 from ui.live import ACTIVE, live_run, remember_run, remembered_run
@@ -94,10 +94,11 @@ st.header(t("overfit.compare"), divider="gray")
 st.caption(t("overfit.compare.caption"))
 rows, curves = overfit_variants(get_store())
 gap_col, curves_col = st.columns(2, gap="large")
-gap_col.plotly_chart(gap_figure(rows))
-overlay = overlay_figure(curves, "accuracy", x="epoch", title=t("overfit.curves"))
-overlay.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.25, "x": 0.0})  # half a page wide
-curves_col.plotly_chart(overlay)
+gap_col.plotly_chart(gap_figure(rows), key="overfit_gaps")
+colours = variant_colours(r["code"] for r in rows)  # a variant has one colour in both charts
+by_label = {r["variant"]: colours[r["code"]] for r in rows}
+overlay = overlay_figure(curves, "accuracy", x="epoch", title=t("overfit.curves"), colours=by_label)
+curves_col.plotly_chart(overlay, key="overfit_curves")
 variant_column = {t("labs.col.variant"): st.column_config.TextColumn(width="large")}
 st.dataframe(gap_table(rows), hide_index=True, width="stretch", column_config=variant_column)
 

@@ -176,6 +176,7 @@ if measure:  # fast inference, so on the script thread, one overwritten progress
 measured = [(i, run) for i, run in enumerate(chosen_runs) if (run["id"], kind) in st.session_state[MEASURED]]
 curves = {f"{tag(i)} · {plain(run['name'])}": rows for i, run in measured if (rows := curve_rows(run))}
 label, unit = perturbation(kind), perturbation(kind, "unit")
-st.plotly_chart(robustness_figure(curves, label=label, unit=unit, members=members, strengths=p.sweep))
+figure = robustness_figure(curves, label=label, unit=unit, members=members, strengths=p.sweep)
+st.plotly_chart(figure, key="robust_chart")
 
 what_to_look_for("robust")

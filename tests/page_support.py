@@ -1,5 +1,6 @@
 """Constants for the AppTest page tests (the fixture they share, `app_home`, is in conftest.py)."""
 
+import json
 import time
 from pathlib import Path
 
@@ -35,3 +36,17 @@ def open_page(page: str, query: dict | None = None) -> AppTest:
 
 def plotly_specs(at: AppTest) -> list[str]:
     return [el.proto.spec for el in at.get("plotly_chart")]
+
+
+def figure_points(figure) -> int:
+    """Points a figure draws: its traces' x values that are not None (a legend-only trace has none).
+
+    `figure` is a Plotly figure, its dict, or the JSON spec of a Streamlit plotly_chart."""
+    if isinstance(figure, str):
+        figure = json.loads(figure)
+    data = figure["data"] if isinstance(figure, dict) else figure.data
+    total = 0
+    for trace in data:
+        xs = trace.get("x") if isinstance(trace, dict) else trace.x
+        total += sum(v is not None for v in (xs or []))
+    return total

@@ -93,7 +93,6 @@ def chinese(monkeypatch):
 def test_english_words_are_the_engines_own():
     from fusion_core import registry
     from fusion_core.config import make_config
-    from fusion_core.experiments import COST_AXES
     from fusion_core.perturb import PERTURBATIONS
     from ui import words
 
@@ -105,7 +104,6 @@ def test_english_words_are_the_engines_own():
     for name, p in PERTURBATIONS.items():
         assert (words.perturbation(name), words.perturbation(name, "unit")) == (p.label, p.unit)
         assert words.perturbation(name, "help") == p.help
-    assert {code: words.cost_axis(code) for code in COST_AXES} == COST_AXES
 
 
 def test_every_engine_code_has_words_in_every_catalog():
@@ -117,7 +115,7 @@ def test_every_engine_code_has_words_in_every_catalog():
     keys = [f"words.type.{t}" for t in FUSION_TYPES]
     keys += [f"words.rule.{r}" for rules in FUSION_RULES.values() for r in rules]
     keys += [f"words.kind.{k}" for k in MEMBER_KINDS] + [f"words.optimizer.{o}" for o in OPTIMIZERS]
-    keys += [f"words.cost_axis.{c}" for c in COST_AXES] + [f"words.layer.{c}" for c in registry.LAYER_LABELS]
+    keys += [f"charts.cost.axis.{c}" for c in COST_AXES] + [f"words.layer.{c}" for c in registry.LAYER_LABELS]
     keys += [f"words.perturb.{p}{part}" for p in PERTURBATIONS for part in ("", ".unit", ".help")]
     for lang in i18n.LANGUAGES:
         assert [key for key in keys if key not in i18n.STRINGS[lang]] == [], lang
@@ -139,7 +137,7 @@ def test_chinese_words_for_engine_names_leave_no_english(chinese):
         shown += [label for m in config.member_configs() for label in words.layer_labels(m)]
         shown.append(" ".join(re.findall(r"\\text\{([^{}]*)\}", formula_latex(config))))
     shown += [words.perturbation(p, part) for p in PERTURBATIONS for part in ("label", "unit", "help")]
-    shown += [words.cost_axis(c) for c in COST_AXES] + [words.optimizer("sgd")]
+    shown += [i18n.t(f"charts.cost.axis.{c}") for c in COST_AXES] + [words.optimizer("sgd")]
     shown += [
         words.device("CPU (2 cores)"),
         words.device("GPU (NVIDIA H200)"),

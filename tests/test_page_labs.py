@@ -7,9 +7,11 @@ replaced by small synthetic digits, and FUSION_LAB_LAB_OVERRIDES shrinks the swe
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import streamlit as st
-from page_support import open_page, plotly_specs, wait_for
+from page_support import figure_points, open_page, plotly_specs, wait_for
 
 import fusion_core.data
 import fusion_core.experiments
@@ -31,6 +33,8 @@ from ui.labs_charts import (
     sweep_csv,
     sweep_figure,
     sweep_table,
+    variant_code,
+    variant_colours,
     variant_label,
 )
 from ui.state import get_store
@@ -110,7 +114,7 @@ def test_a_tiny_sweep_runs_in_the_background_then_is_reused(lab):
 
     wait_for(at, lambda a: any("2 of 2 points done" in c.value for c in a.caption))
     spec = plotly_specs(at)[0]
-    assert "2 points" in spec and '"type":"log"' in spec
+    assert figure_points(spec) == 4 and '"type":"log"' in spec  # 2 sizes x (test, training)
     table = at.dataframe[-1].value
     assert list(table[t("labs.col.images")]) == [100, 250]
     assert table[t("labs.col.train")].notna().all() and table[t("labs.col.test")].notna().all()
@@ -122,7 +126,7 @@ def test_a_tiny_sweep_runs_in_the_background_then_is_reused(lab):
 
     # a refresh (same URL, new session) shows the same sweep
     again = open_page("data_size", dict(at.query_params))
-    assert "2 points" in plotly_specs(again)[0]
+    assert figure_points(plotly_specs(again)[0]) == 4
     assert again.multiselect(key="size_sizes").value == [100, 250]
 
     # the same sweep again trains nothing: both points are reused
@@ -231,7 +235,7 @@ def test_overfit_run_trains_live_then_shows_in_the_comparison(lab):
     wait_for(at, lambda a: any(s.value == t("live.done") for s in a.success))
     assert get_store().get_run(run_id)["kind"] == "overfit"
     gap = next(s for s in plotly_specs(at) if t("labs.gap.title") in s)
-    assert "1 runs" in gap and "dropout (1 epochs)" in gap
+    assert figure_points(gap) == 1 and "dropout (1 epochs)" in gap  # one bar
     assert list(at.dataframe[0].value[t("labs.col.variant")]) == ["dropout (1 epochs)"]
 
     at.button(key="overfit_train").click().run()  # the same network again: shown, not retrained
@@ -272,13 +276,13 @@ def test_robustness_grid_and_curves_for_the_newest_single_and_fusion(lab):
     assert len(at.multiselect(key="robust_runs").options) == 3 and old not in (single, fusion)
     assert len(at.image) == 10  # one digit of each class
     assert any(":green[" in m.value or ":red[" in m.value for m in at.markdown)
-    assert "0 points" in plotly_specs(at)[-1]
+    assert figure_points(plotly_specs(at)[-1]) == 0
 
     at.selectbox(key="robust_kind").set_value("rotate").run()
     at.button(key="robust_measure").click().run()
     assert not at.exception, at.exception
     spec = plotly_specs(at)[-1]
-    assert "14 points" in spec  # 7 strengths x 2 fused curves
+    assert figure_points(spec) == 14  # 7 strengths x 2 fused curves
     at.checkbox(key="robust_members").check().run()
     assert plotly_specs(at)[-1].count('"dash":"dot"') == 2  # the fusion's two members; none for a single net
 
@@ -296,7 +300,7 @@ def test_robustness_with_a_damaged_model_file_says_which_file(lab):
     assert any(f"run\\_{run_id}\\.keras could not be loaded" in e.value for e in at.error)
     at.button(key="robust_measure").click().run()
     assert not at.exception, at.exception
-    assert "0 points" in plotly_specs(at)[-1]  # nothing measured, the chart still drawn
+    assert figure_points(plotly_specs(at)[-1]) == 0  # nothing measured, the chart still drawn
 
 
 def test_robustness_with_an_unreadable_model_says_so_and_keeps_the_page(lab):
@@ -316,7 +320,7 @@ def test_robustness_with_an_unreadable_model_says_so_and_keeps_the_page(lab):
     assert not at.exception, at.exception
     (error,) = [e.value for e in at.error if "The model of" in e.value]
     assert error.startswith("The model of \\!\\[\\]\\(http") and "Retrain it or pick another run" in error
-    assert "7 points" in plotly_specs(at)[-1]  # the readable run's curve is still drawn
+    assert figure_points(plotly_specs(at)[-1]) == 7  # the readable run's curve is still drawn
     shown = " ".join(m.value for m in at.markdown)
     assert "![](" not in shown and "\\!\\[\\]\\(http" in shown  # the name is shown as text
 
@@ -338,7 +342,7 @@ def test_cost_page_marks_the_pareto_front_of_the_chosen_runs(lab):
     table = at.dataframe[-1].value
     assert len(table) == 3
     assert list(table[t("labs.cost.col.pareto")]) == [False, True, True]  # newest first; 3 members dominated
-    assert "3 runs" in plotly_specs(at)[0]
+    assert cost_markers(plotly_specs(at)[0]) == 3  # one marker per run
 
     at.radio(key="cost_scope").set_value("pick").run()
     at.multiselect(key="cost_runs").set_value([1]).run()
@@ -356,7 +360,7 @@ def test_cost_preset_trains_in_the_background_then_is_reused(lab, monkeypatch):
     at.button(key="cost_preset").click().run()
     assert at.query_params["group"].startswith("cost-")
     wait_for(at, lambda a: any("2 of 2 points done" in c.value for c in a.caption))
-    assert len(at.dataframe[-1].value) == 2 and "2 runs" in plotly_specs(at)[0]
+    assert len(at.dataframe[-1].value) == 2 and cost_markers(plotly_specs(at)[0]) == 2
     assert {r["kind"] for r in get_store().list_runs()} == {"cost"}
     at.button(key="cost_preset").click().run()
     assert len(get_store().list_runs()) == 2
@@ -383,12 +387,12 @@ def test_sweep_figure_has_a_log_axis_solid_test_dashed_training_and_error_bars()
         assert test.line.color == train.line.color
         assert list(test.x) == [250, 1000]
         assert test.error_y.visible and test.error_y.array[0] == pytest.approx(0.00707, abs=1e-4)
-    assert "8 points" in fig.layout.title.text
+    assert figure_points(fig) == 8 and fig.layout.title.text == t("labs.sweep.title")
 
 
 def test_empty_sweep_figure_is_labelled_and_the_table_has_its_columns():
     fig = sweep_figure([])
-    assert not fig.data and fig.layout.xaxis.type == "log" and "0 points" in fig.layout.title.text
+    assert not fig.data and fig.layout.xaxis.type == "log" and figure_points(fig) == 0
     assert fig.layout.annotations[0].text == t("labs.sweep.empty")
     table = sweep_table(summarise_sweep([sweep_point("single", 500, 0, 0.9, 1.0)]))
     assert table.iloc[0][t("labs.col.gap")] == pytest.approx(10.0)
@@ -402,6 +406,12 @@ def test_empty_sweep_figure_is_labelled_and_the_table_has_its_columns():
     assert header.startswith("config_name,train_size,seeds,test_accuracy_mean,test_accuracy_std")
     assert [float(v) for v in row.split(",")[3:5]] == pytest.approx([0.85, 0.0707], abs=1e-4)
     assert list(sweep_table([]).columns) == list(table.columns)
+
+
+def cost_markers(spec: str) -> int:
+    """Runs drawn on a cost chart: the points of its marker traces (the front's line repeats some)."""
+    figure = json.loads(spec)
+    return figure_points({"data": [tr for tr in figure["data"] if tr.get("mode") == "markers"]})
 
 
 def cost_row(run_id, fusion_type, params, accuracy):
@@ -421,16 +431,37 @@ def test_cost_figure_marks_joins_and_labels_the_pareto_front():
     assert sorted(x for tr in on_front for x in tr.x) == [100, 500]
     off_front = [tr for tr in fig.data if tr.mode == "markers" and tr.marker.symbol == "circle"]
     assert [list(tr.x) for tr in off_front] == [[900]]
-    assert fig.layout.xaxis.type == "log" and COST_AXES["params_total"] in fig.layout.title.text
+    assert fig.layout.xaxis.type == "log" and t("charts.cost.axis.params_total") in fig.layout.title.text
+    assert set(COST_AXES) == {"params_total", "seconds_per_epoch", "latency_ms", "model_bytes"}
     assert list(cost_table(rows)[t("labs.cost.col.pareto")]) == [True, True, False]
     assert cost_figure([], "latency_ms").layout.annotations[0].text == t("labs.cost.empty")
 
 
+def test_cost_labels_alternate_sides_and_file_sizes_are_in_kb():
+    rows = mark_pareto([cost_row(1, "single", 100, 0.90), cost_row(2, "parallel", 500, 0.95),
+                        cost_row(3, "parallel", 900, 0.96)], "model_bytes")  # fmt: skip
+    rows[1]["model_bytes"], rows[2]["model_bytes"] = 2_000, 4_000
+    fig = cost_figure(mark_pareto(rows, "model_bytes"), "model_bytes")
+    shifts = [a.yshift for a in fig.layout.annotations]
+    assert len(shifts) == 3 and shifts[0] == -shifts[1] == shifts[2]  # neighbours on opposite sides
+    assert list(fig.data[0].x) == [1.0, 2.0, 4.0]  # kB, as in the table
+    assert "kB" in fig.layout.xaxis.title.text and "kB" in t("labs.cost.col.model_bytes")
+    assert list(cost_table(rows)[t("labs.cost.col.model_bytes")]) == [1.0, 2.0, 4.0]
+
+
 def test_gap_figure_has_one_bar_per_variant_in_points():
     rows = [
-        {"variant": "plain", "run_id": 1, "train_accuracy": 1.0, "val_accuracy": 0.9, "test_accuracy": 0.89},
+        {
+            "variant": "plain",
+            "code": "plain",
+            "run_id": 1,
+            "train_accuracy": 1.0,
+            "val_accuracy": 0.9,
+            "test_accuracy": 0.89,
+        },  # fmt: skip
         {
             "variant": "dropout",
+            "code": "dropout",
             "run_id": 2,
             "train_accuracy": 0.95,
             "val_accuracy": 0.9,
@@ -444,7 +475,7 @@ def test_gap_figure_has_one_bar_per_variant_in_points():
     assert list(bars.text) == ["11.0 pts", "6.0 pts"]
     assert bars.marker.color[0] != bars.marker.color[1]  # the plain network stands out
     assert list(gap_table(rows)[t("labs.col.gap")]) == [11.0, 6.0]
-    assert "0 runs" in gap_figure([]).layout.title.text
+    assert gap_figure([]).layout.title.text == t("labs.gap.title")  # no count in the title
 
 
 def test_variant_label_names_the_remedies_switched_on():
@@ -455,6 +486,23 @@ def test_variant_label_names_the_remedies_switched_on():
     assert variant_label(both) == "dropout + fusion ×5 (10 epochs)"
     assert variant_label(overfit_config(l2=True, early_stopping=True).to_dict()) == "L2 + early stopping"
     assert variant_label(overfit_config(initializer="normal").to_dict()) == "N(0,1) start"
+
+
+def test_a_variant_has_one_colour_by_its_code_in_every_chart():
+    from fusion_core.experiments import overfit_config
+
+    assert variant_code(overfit_config().to_dict()) == "plain"
+    both = overfit_config(dropout=True, fusion=True, epochs=10).to_dict()
+    assert variant_code(both) == "dropout+fusion5@10"
+    colours = variant_colours(["dropout", "plain", "l2"])
+    assert colours == variant_colours(["l2", "dropout"]) | {"plain": colours["plain"]}  # order-free
+    assert len(set(colours.values())) == 3
+    rows = [
+        {"variant": "x", "code": "l2", "run_id": 1, "train_accuracy": 1.0, "test_accuracy": 0.9},
+        {"variant": "y", "code": "plain", "run_id": 2, "train_accuracy": 1.0, "test_accuracy": 0.8},
+    ]
+    (bars,) = gap_figure(rows).data
+    assert list(bars.marker.color) == [variant_colours(["l2"])["l2"], colours["plain"]]
 
 
 def test_robustness_figure_draws_the_fusion_bold_and_its_members_thin():
@@ -468,4 +516,4 @@ def test_robustness_figure_draws_the_fusion_bold_and_its_members_thin():
     with_members = robustness_figure(curves, label="Rotation", unit="degrees", members=True)
     thin = [tr for tr in with_members.data if tr.line.width < 2]
     assert len(thin) == 2 and all(tr.line.dash == "dot" for tr in thin)  # B is a single network: no member
-    assert "4 points" in fig.layout.title.text and fig.layout.xaxis.title.text == "Rotation (degrees)"
+    assert figure_points(fig) == 4 and fig.layout.xaxis.title.text == "Rotation (degrees)"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from page_support import APP, PAGE_TIMEOUT, open_page, plotly_specs, wait_for
+from page_support import APP, PAGE_TIMEOUT, figure_points, open_page, plotly_specs, wait_for
 from streamlit.testing.v1 import AppTest
 
 import fusion_core.data
@@ -19,12 +19,14 @@ from fusion_core.data import DataError, synthetic_digits
 from ui.architecture import architecture_dot, formula_latex, parameter_counts
 from ui.charts import (
     FUSED_COLOUR,
+    MAX_TRACE_POINTS,
     confusion_figure,
     curves_figure,
     gain_sentence,
     misclassified_gallery,
     overlay_figure,
     results_table,
+    thin,
 )
 from ui.i18n import t
 from ui.state import get_store
@@ -64,7 +66,7 @@ def test_page_renders_with_empty_charts_before_training(lab):
     assert button.label == "Train" and not button.disabled
     specs = plotly_specs(at)
     assert len(specs) == 2  # loss and accuracy, drawn before any training
-    assert all("0 points" in spec for spec in specs)
+    assert [figure_points(spec) for spec in specs] == [0, 0]
     assert "Dense 512 relu" in dot(at)
     assert r"512\times 784" in at.latex[0].value
     assert not at.dataframe  # no results yet
@@ -155,7 +157,7 @@ def test_a_tiny_run_trains_in_the_background_and_shows_its_results(lab):
     specs = plotly_specs(at)
     assert len(specs) == 4  # loss, accuracy, confusion matrix, the diversity bars
     assert any(h.value == t("diversity.title") for h in at.subheader)  # why the fusion helped (or not)
-    assert all("0 points" not in spec for spec in specs[:2])
+    assert all(figure_points(spec) > 0 for spec in specs[:2])
     assert len(at.image) > 0  # the synthetic digits are not all learned in one tiny epoch
     assert "votes" in at.image[0].proto.imgs[0].caption
 
@@ -313,25 +315,38 @@ def rows(series=("member_0", "member_1", "fused"), steps=(20, 40)):
 def test_curves_figure_without_rows_is_an_empty_chart_with_a_hint():
     fig = curves_figure([], metric="loss", title="Loss")
     assert len(fig.data) == 0
-    assert "0 points" in fig.layout.title.text
+    assert fig.layout.title.text == "Loss"  # no point count in a title
     assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
     assert fig.layout.annotations[0].text == t("charts.empty_hint")
 
 
-def test_curves_figure_draws_members_thin_and_the_fusion_bold():
+def test_curves_figure_draws_members_thin_and_the_fusion_bold_on_top():
     fig = curves_figure(rows(), metric="accuracy", x="seen", title="Accuracy")
     data = [d for d in fig.data if d.x[0] is not None]
     assert len(data) == 6  # 3 series x (training, validation)
-    assert fig.layout.title.text == "Accuracy · 12 points"
+    assert fig.layout.title.text == "Accuracy" and figure_points(fig) == 12
+    assert [d.meta for d in data] == [f"{s}:{split}" for s in ("member_0", "member_1", "fused")
+                                     for split in ("train", "val")]  # fmt: skip
+    assert fig.data[-1].meta == "fused:val"  # the fusion is drawn last, on top of its members
     fused = [d for d in data if d.name == "Fused"]
     assert {d.line.color for d in fused} == {FUSED_COLOUR}
     assert min(d.line.width for d in fused) > max(d.line.width for d in data if d.name != "Fused")
+    assert len({d.line.color for d in data}) == 3  # one colour per member, one for the fusion
     assert {d.line.dash for d in data if "validation" in d.hovertemplate} == {"dash"}
     assert list(data[0].x) == [640, 1280]
     assert fig.layout.yaxis.tickformat == ".0%"
-    # each update's spec differs: one more point changes the title
-    more = rows(steps=(20, 40, 60))
-    assert curves_figure(more, metric="accuracy", title="Accuracy").layout.title.text != fig.layout.title.text
+    assert fig.layout.modebar.orientation == "v"  # beside the plot, never over the title
+
+
+def test_curves_figure_keeps_its_shape_and_thins_long_traces():
+    few, many = rows(steps=(20, 40)), rows(steps=tuple(range(20, 20 * 2001, 20)))
+    shape = [d.meta for d in curves_figure(few, metric="loss", title="Loss").data]
+    fig = curves_figure(many, metric="loss", title="Loss")
+    assert [d.meta for d in fig.data] == shape  # more rows, same traces in the same order
+    train = next(d for d in fig.data if d.meta == "member_0:train")
+    assert len(train.x) == MAX_TRACE_POINTS and train.x[0] == 20 and train.x[-1] == 20 * 2000
+    assert list(train.x) == sorted(train.x)
+    assert thin(list(range(10)), 4) == [0, 3, 6, 9] and thin([1, 2], 4) == [1, 2]
 
 
 def test_curves_of_a_single_network_show_one_network():
@@ -343,7 +358,10 @@ def test_overlay_figure_shows_each_runs_fused_curve():
     fig = overlay_figure({"Run 1": rows(), "Run 2": rows(series=("member_0", "fused"))}, "loss")
     named = [d for d in fig.data if d.x[0] is not None]
     assert [d.name for d in named] == ["Run 1", "Run 1", "Run 2", "Run 2"]
-    assert "8 points" in fig.layout.title.text
+    assert figure_points(fig) == 8
+    assert fig.layout.title.text == t("charts.overlay.title", metric=t("charts.metric.loss"))
+    coloured = overlay_figure({"Run 1": rows()}, "loss", colours={"Run 1": "#123456"})
+    assert {d.line.color for d in coloured.data if d.x[0] is not None} == {"#123456"}
 
 
 def test_confusion_figure_shows_counts_with_true_and_predicted_axes():

@@ -133,15 +133,8 @@ def comparison_runs(runs: list[dict]) -> dict[str, dict | None]:
     return found
 
 
-def comparison_column(run: dict | None, group: str) -> None:
-    """One side of Learn's comparison: the run's numbers, or what to train to fill it."""
-    if run is None:
-        st.info(t(f"learn.diversity.missing_{group}"))
-        return
-    d = diversity_of(run["results"])
-    kinds = " + ".join(_kinds_of(run))
-    name = safe(run.get("name") or "")  # a visitor's run name is shown as text, never as Markdown
-    st.markdown(f"**{t(f'learn.diversity.{group}', run_id=run['id'], name=name, kinds=kinds)}**")
+def _metrics(d: dict) -> None:
+    """A comparison side's numbers and the sentence that reads them."""
     st.markdown(
         t(
             "learn.diversity.metrics",
@@ -153,6 +146,18 @@ def comparison_column(run: dict | None, group: str) -> None:
         )
     )
     st.caption(diversity_sentence(d))
+
+
+def comparison_column(run: dict | None, group: str) -> None:
+    """One side of Learn's comparison: the run's numbers, or what to train to fill it."""
+    if run is None:
+        st.info(t(f"learn.diversity.missing_{group}"))
+        return
+    d = diversity_of(run["results"])
+    kinds = " + ".join(_kinds_of(run))
+    name = safe(run.get("name") or "")  # a visitor's run name is shown as text, never as Markdown
+    st.markdown(f"**{t(f'learn.diversity.{group}', run_id=run['id'], name=name, kinds=kinds)}**")
+    _metrics(d)
 
 
 # -- Learn: the shipped reference result ------------------------------------------------------------
@@ -182,17 +187,7 @@ def reference_column(reference: dict, group: str) -> None:
     kinds = " + ".join(_kinds_of({"config": run["config"]}))
     training = run["config"].get("training", {})
     st.markdown(f"**{t(f'learn.diversity.reference.{group}', kinds=kinds)}**")
-    st.markdown(
-        t(
-            "learn.diversity.metrics",
-            dis=d["mean_disagreement"],
-            corr=d["mean_error_correlation"],
-            best=d["best_member_accuracy"],
-            fused=d["fused_accuracy"],
-            oracle=d["oracle_accuracy"],
-        )
-    )
-    st.caption(diversity_sentence(d))
+    _metrics(d)
     st.caption(
         t(
             "learn.diversity.reference.settings",

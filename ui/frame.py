@@ -38,6 +38,22 @@ def app_pages() -> dict[str, list[st.Page]]:
     }
 
 
+# What a menu link carries to the page it opens, so that a link opened in a new tab (a new session)
+# shows what this tab shows: the language, presentation mode, and for Train and Draw the run the
+# visitor trained on Train (Draw's default model is that run too).
+CARRIED_PARAMS = ("lang", "present")
+RUN_PAGES = ("train", "draw")
+
+
+def link_params(page: st.Page) -> dict[str, str]:
+    """The URL parameters of the menu's link to `page`."""
+    params = {name: st.query_params[name] for name in CARRIED_PARAMS if name in st.query_params}
+    run_id = st.session_state.get("train_run_id")
+    if run_id is not None and page.url_path in RUN_PAGES:
+        params["run"] = str(run_id)
+    return params
+
+
 def frame_runs() -> None:
     """Called by app.py: from now on every page of this process runs inside the frame."""
     global _frame_has_run

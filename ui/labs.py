@@ -343,24 +343,32 @@ def _draw(lab, group, points, ids, render, active: bool) -> None:
     text = t("labs.progress", done=done, total=len(points))
     if ended > done:
         text += " · " + t("labs.progress.unfinished", n=ended - done)
-    if active:
-        partial = sum(
-            (s.get("progress") or {}).get("fraction", 0.0) for s in states if s["status"] == "running"
-        )
-        bar_col, stop_col = st.columns([6, 1], vertical_alignment="bottom")
-        bar_col.progress(min((ended + partial) / max(len(points), 1), 1.0), text=text)
-        stop_col.button(t("labs.stop"), key=f"{lab}_stop", on_click=_stop, args=(group, ids),
-                        icon=":material/stop_circle:", help=t("labs.stop.help"), width="stretch")  # fmt: skip
-    else:
-        st.caption(text)
-    table = pd.DataFrame({
-        t("labs.col.point"): [p.label for p in points],
-        t("labs.col.status"): [_status_text(s, r, group) for s, r in zip(states, runs, strict=True)],
-        t("labs.col.test"): [_test_percent(r) for r in runs],
-        t("labs.col.run"): ids,
-    })  # fmt: skip
-    with st.expander(t("labs.points_table", n=len(points)), expanded=active):
-        st.dataframe(table, hide_index=True, width="stretch")
+    with st.container():  # one slot, whatever it shows, so the charts of `render` never move
+        if active:
+            partial = sum(
+                (s.get("progress") or {}).get("fraction", 0.0) for s in states if s["status"] == "running"
+            )
+            bar_col, stop_col = st.columns([6, 1], vertical_alignment="bottom")
+            bar_col.progress(min((ended + partial) / max(len(points), 1), 1.0), text=text)
+            stop_col.button(
+                t("labs.stop"),
+                key=f"{lab}_stop",
+                on_click=_stop,
+                args=(group, ids),
+                icon=":material/stop_circle:",
+                help=t("labs.stop.help"),
+                width="stretch",
+            )
+        else:
+            st.caption(text)
+        table = pd.DataFrame({
+            t("labs.col.point"): [p.label for p in points],
+            t("labs.col.status"): [_status_text(s, r, group) for s, r in zip(states, runs, strict=True)],
+            t("labs.col.test"): [_test_percent(r) for r in runs],
+            t("labs.col.run"): ids,
+        })  # fmt: skip
+        with st.expander(t("labs.points_table", n=len(points)), expanded=active):
+            st.dataframe(table, hide_index=True, width="stretch")
     render(runs)
 
 
@@ -369,6 +377,13 @@ def _poll(lab, group, points, ids, render) -> None:
     if not experiment_active(ids):
         st.rerun(scope="app")  # once: the page then draws the finished experiment without polling
     _draw(lab, group, points, ids, render, active=True)
+
+
+@st.fragment
+def _still(lab, group, points, ids, render) -> None:
+    """The ended experiment, drawn in a fragment like `_poll`'s: drawn from the app's run instead,
+    the charts left the page for a frame when the experiment ended (tests/browser)."""
+    _draw(lab, group, points, ids, render, active=False)
 
 
 def experiment_ui(
@@ -381,13 +396,16 @@ def experiment_ui(
     """Progress, status per point and `render(runs)` (one run or None per point); polled while active.
 
     With no experiment yet, `render([])` still draws, so the page shows its (empty) charts at once.
+    Progress and the points' table take one slot above `render`'s elements in every state, so the
+    charts keep their places (and never blank) when an experiment starts, updates or ends.
     """
     if group is None or not points:
+        st.container()  # the slot `_draw` fills with progress, so the charts stay put when it starts
         render([])
     elif experiment_active(ids):
         _poll(lab, group, list(points), list(ids), render)
     else:
-        _draw(lab, group, points, ids, render, active=False)
+        _still(lab, group, list(points), list(ids), render)
 
 
 # -- cached measurements of finished runs ---------------------------------------------------------

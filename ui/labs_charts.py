@@ -1,8 +1,9 @@
 """Chart and table builders of the experiment labs: plain rows in, Plotly figures and DataFrames out.
 
-No Streamlit here, so every builder is unit-tested on plain dicts. Each figure's title carries its
-point count, so an update that adds a point has a spec that differs (Streamlit derives element ids
-from the spec), and each builder draws an empty, labelled chart when it has nothing yet.
+No Streamlit here, so every builder is unit-tested on plain dicts. Each builder draws an empty,
+labelled chart when it has nothing yet. Colours follow codes, never translated labels: a fusion type
+has one colour (CONFIG_COLOURS), and an overfitting variant has the colour `variant_colours` gives its
+code in every chart of the page.
 """
 
 from __future__ import annotations
@@ -13,15 +14,19 @@ from collections.abc import Iterable, Sequence
 import pandas as pd
 import plotly.graph_objects as go
 
+from fusion_core.experiments import COST_AXES
 from fusion_core.registry import FUSED, output_names
-from ui.charts import CHART_HEIGHT, FUSED_COLOUR, RUN_COLOURS, series_label
+from ui.charts import CHART_HEIGHT, FUSED_COLOUR, MODEBAR, RUN_COLOURS, series_label
 from ui.i18n import t
 from ui.text import plain
-from ui.words import cost_axis, describe_config
+from ui.words import describe_config
 
 CONFIG_COLOURS = {"single": "#1F77B4", "parallel": "#D62728", "serial": "#2CA02C", "hybrid": "#9467BD"}
 SWEEP_TICKS = (100, 250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000)
-GAP_COLOURS = {"plain": "#D62728", "other": "#4C78A8"}
+PLAIN_COLOUR = "#D62728"  # the unregularised network, red in every chart of the Overfitting page
+VARIANT_COLOURS = tuple(c for c in RUN_COLOURS if c != PLAIN_COLOUR)
+COST_SCALE = {"model_bytes": 1e-3}  # file sizes in kB, the unit of the cost table
+LABEL_SHIFT_PX = 18  # a front label's distance from its point, above and below in turn
 
 
 def config_label(name: str, *, short: bool = False) -> str:
@@ -57,6 +62,7 @@ def _layout(fig: go.Figure, title: str, *, x_title: str, y_title: str, empty_hin
         height=CHART_HEIGHT + 40,
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
         legend={"orientation": "h", "yanchor": "top", "y": -0.22, "xanchor": "left", "x": 0.0},
+        modebar=MODEBAR,
         xaxis_title=x_title,
         yaxis_title=y_title,
         hovermode="closest",
@@ -110,13 +116,12 @@ def sweep_figure(summary: Sequence[dict]) -> go.Figure:
             trace = _sweep_trace(rows, name, split)
             if trace is not None:
                 fig.add_trace(trace)
-    n = sum(r["seeds"] for r in summary)
     fig.update_xaxes(type="log", tickvals=list(SWEEP_TICKS), ticktext=[short_count(v) for v in SWEEP_TICKS])
     fig.update_yaxes(tickformat=".0%")
     if not summary:
         fig.update_xaxes(range=[math.log10(80), math.log10(70_000)])
         fig.update_yaxes(range=[0.5, 1.0])
-    title = t("labs.points", title=t("labs.sweep.title"), n=n)
+    title = t("labs.sweep.title")
     empty = None if summary else t("labs.sweep.empty")
     return _layout(fig, title, x_title=t("labs.sweep.x"), y_title=t("labs.accuracy"), empty_hint=empty)
 
@@ -183,13 +188,38 @@ def variant_label(config: dict, default_epochs: int = 30) -> str:
     )
 
 
-def gap_figure(rows: Sequence[dict]) -> go.Figure:
-    """One horizontal bar per variant: training minus test accuracy in percentage points (plain red).
+def variant_code(config: dict) -> str:
+    """What was switched on in an overfitting run, as a code: 'plain', 'dropout+fusion5', ... '@10'
+    when it trained for other than 30 epochs. The identity behind `variant_label`'s words."""
+    members, training = config.get("member") or {}, config.get("training") or {}
+    fusion = config.get("fusion") or {}
+    parts = [
+        "normal" if members.get("initializer") == "normal" else "",
+        "dropout" if members.get("dropout_rate") else "",
+        "l2" if members.get("l2") else "",
+        "early" if training.get("early_stopping_patience") else "",
+        f"fusion{fusion.get('num_members')}" if fusion.get("type", "single") != "single" else "",
+    ]
+    code = "+".join(p for p in parts if p) or "plain"
+    epochs = training.get("epochs")
+    return f"{code}@{epochs}" if epochs not in (None, 30) else code
 
-    A row: variant, train_accuracy, test_accuracy (fractions)."""
+
+def variant_colours(codes: Iterable[str]) -> dict[str, str]:
+    """One colour per variant code, the same in every chart: plain red, the others in code order."""
+    others = sorted(c for c in set(codes) if c != "plain")
+    colours = {c: VARIANT_COLOURS[i % len(VARIANT_COLOURS)] for i, c in enumerate(others)}
+    return {"plain": PLAIN_COLOUR, **colours}
+
+
+def gap_figure(rows: Sequence[dict]) -> go.Figure:
+    """One horizontal bar per variant: training minus test accuracy in percentage points, each bar in
+    its variant's colour (`variant_colours` of the rows' `code`, plain red).
+
+    A row: variant, code, train_accuracy, test_accuracy (fractions)."""
     rows = [r for r in rows if r.get("train_accuracy") is not None and r.get("test_accuracy") is not None]
     gaps = [100 * (r["train_accuracy"] - r["test_accuracy"]) for r in rows]
-    plain = t("labs.variant.plain")
+    colours = variant_colours(r.get("code", "plain") for r in rows)
     fig = go.Figure(
         go.Bar(
             x=gaps,
@@ -199,13 +229,13 @@ def gap_figure(rows: Sequence[dict]) -> go.Figure:
             textposition="outside",
             cliponaxis=False,
             customdata=[[r["train_accuracy"], r["test_accuracy"]] for r in rows],
-            marker_color=[GAP_COLOURS["plain" if r["variant"] == plain else "other"] for r in rows],
+            marker_color=[colours[r.get("code", "plain")] for r in rows],
             hovertemplate=t("labs.gap.hover"),
         )
     )
     fig.update_yaxes(autorange="reversed")  # the first variant (plain) on top
     fig.update_xaxes(range=[min([0.0, *gaps]) * 1.25, max([15.0, *gaps]) * 1.2])  # room for the labels
-    title = t("labs.runs", title=t("labs.gap.title"), n=len(rows))
+    title = t("labs.gap.title")
     empty = None if rows else t("labs.gap.empty")
     return _layout(fig, title, x_title=t("labs.gap.y"), y_title="", empty_hint=empty)
 
@@ -278,7 +308,7 @@ def robustness_figure(
         low, high = min(strengths), max(strengths)
         pad = (high - low) * 0.03 or 1.0
         fig.update_xaxes(range=[low - pad, high + pad])
-    title = t("labs.points", title=t("labs.robust.title", label=label.lower()), n=n)
+    title = t("labs.robust.title", label=label.lower())
     empty = None if n else t("labs.robust.empty")
     x_title = t("labs.robust.x", label=label, unit=unit)
     return _layout(fig, title, x_title=x_title, y_title=t("labs.accuracy"), empty_hint=empty)
@@ -292,16 +322,29 @@ def _description(row: dict) -> str:
     return describe_config(row.get("config")) or row["description"]
 
 
+def cost_axis(cost: str) -> str:
+    """A cost axis's words ('model file size (kB)'), from the catalog; the engine's name is a code."""
+    if cost not in COST_AXES:
+        raise ValueError(f"cost must be one of {', '.join(COST_AXES)}. Received: cost={cost!r}")
+    return t(f"charts.cost.axis.{cost}")
+
+
+def cost_value(row: dict, cost: str) -> float:
+    """The row's cost in the unit the chart and the table show (file sizes in kB)."""
+    return row[cost] * COST_SCALE.get(cost, 1.0)
+
+
 def cost_figure(rows: Sequence[dict], cost: str) -> go.Figure:
     """Test accuracy against a cost (log x), one colour per fusion type; the Pareto front (rows with
-    `pareto`, from experiments.mark_pareto) drawn large, joined by a line and labelled."""
+    `pareto`, from experiments.mark_pareto) drawn large, joined by a line and labelled, the labels
+    above and below their points in turn so that neighbours do not overlap."""
     axis = cost_axis(cost)
     fig = go.Figure()
     front = sorted((r for r in rows if r.get("pareto")), key=lambda r: (r[cost], -r["test_accuracy"]))
     if front:
         fig.add_trace(
             go.Scatter(
-                x=[r[cost] for r in front],
+                x=[cost_value(r, cost) for r in front],
                 y=[r["test_accuracy"] for r in front],
                 mode="lines",
                 line={"color": "#6B7280", "width": 1.5, "dash": "dash", "shape": "hv"},
@@ -309,13 +352,13 @@ def cost_figure(rows: Sequence[dict], cost: str) -> go.Figure:
                 hoverinfo="skip",
             )
         )
-    for r in front:  # labels on a light box, so the front line does not run through them
+    for i, r in enumerate(front):  # labels on a light box, so the front line does not run through them
         fig.add_annotation(
-            x=math.log10(r[cost]),  # annotations on a log axis take the exponent
+            x=math.log10(cost_value(r, cost)),  # annotations on a log axis take the exponent
             y=r["test_accuracy"],
             text=_description(r),
             showarrow=False,
-            yshift=18,
+            yshift=LABEL_SHIFT_PX if i % 2 == 0 else -LABEL_SHIFT_PX,
             font={"size": 11, "color": "#111827"},
             bgcolor="rgba(255,255,255,0.85)",
         )
@@ -327,13 +370,13 @@ def cost_figure(rows: Sequence[dict], cost: str) -> go.Figure:
             if not chosen:
                 continue
             colour = CONFIG_COLOURS.get(fusion_type, FUSED_COLOUR)
-            type_name = t(f"words.type.{fusion_type}")
             fig.add_trace(
                 go.Scatter(
-                    x=[r[cost] for r in chosen],
+                    x=[cost_value(r, cost) for r in chosen],
                     y=[r["test_accuracy"] for r in chosen],
                     mode="markers",
-                    name=f"{type_name} · {t('labs.cost.front' if on_front else 'labs.cost.other')}",
+                    name=f"{t(f'config.type.{fusion_type}')} · "
+                    f"{t('labs.cost.front' if on_front else 'labs.cost.other')}",
                     legendgroup=fusion_type,
                     marker={
                         "color": colour,
@@ -346,14 +389,14 @@ def cost_figure(rows: Sequence[dict], cost: str) -> go.Figure:
                 )
             )
     fig.update_xaxes(type="log")
-    costs = [r[cost] for r in rows if r[cost] > 0]
+    costs = [cost_value(r, cost) for r in rows if r[cost] > 0]
     if costs:  # room either side for the labels of the cheapest and the dearest run
         low, high = min(costs), max(costs)
         ticks = log_ticks(low, high)
         fig.update_xaxes(range=[math.log10(low) - 0.15, math.log10(high) + 0.15], tickvals=ticks,
                          ticktext=[short_number(v) for v in ticks])  # fmt: skip
     fig.update_yaxes(tickformat=".1%")
-    title = t("labs.runs", title=t("labs.cost.title", axis=axis), n=len(rows))
+    title = t("labs.cost.title", axis=axis)
     empty = None if rows else t("labs.cost.empty")
     return _layout(
         fig, title, x_title=t("labs.cost.x", axis=axis), y_title=t("labs.accuracy"), empty_hint=empty

@@ -28,7 +28,7 @@ from fusion_core.limits import format_minutes
 from fusion_core.store import RunStore
 from ui.i18n import t
 from ui.labs import PLAN_PARAM, Point, lab_overrides, run_training_accuracy
-from ui.labs_charts import config_label, short_count, variant_label
+from ui.labs_charts import config_label, short_count, variant_code, variant_label
 from ui.predict_ui import (
     describe_config,
     enlarge,
@@ -116,18 +116,19 @@ def sweep_rows(points: Sequence[Point], runs: Sequence[dict | None], *, measure:
 
 def overfit_variants(store: RunStore) -> tuple[list[dict], dict[str, list[dict]]]:
     """The newest finished overfitting run of each variant: (gap rows, metric rows per variant)."""
-    newest: dict[str, dict] = {}
+    newest: dict[str, dict] = {}  # by variant code: the words differ from one language to another
     for run in store.list_runs(kind="overfit", status="done"):  # newest first
-        newest.setdefault(variant_label(run["config"]), run)
-    plain = t("labs.variant.plain")
+        newest.setdefault(variant_code(run["config"]), run)
     rows, curves = [], {}
-    for variant in sorted(newest, key=lambda v: (v != plain, v)):
-        run = newest[variant]
+    for code in sorted(newest, key=lambda c: (c != "plain", c)):  # the plain network first
+        run = newest[code]
+        variant = variant_label(run["config"])
         results = run.get("results") or {}
         metrics = store.metrics(run["id"])
         val = [m["accuracy"] for m in metrics if m["split"] == "val" and m["series"] == FUSED]
         rows.append({
             "variant": variant,
+            "code": code,
             "run_id": run["id"],
             "epochs": round(results.get("epochs_completed") or 0, 1),
             "train_accuracy": run_training_accuracy(run),

@@ -7,6 +7,10 @@ for the metric rows added since its last poll (kept per visitor in st.session_st
 ends, the fragment asks for one full rerun, after which the page draws the run statically (no more
 polling) and can show its results with `run_results`.
 
+Live and finished, the run is drawn by the same `_run_view`: one status slot, the x-axis switch and
+two charts with stable keys, in the same places, so no chart moves to a new slot (Streamlit would show
+it blank until it is drawn again) when a poll finds new rows or the run ends.
+
 The run id lives in the URL (?run=12) and in st.session_state, so a refresh or a return to the page
 finds the same run, and two visitors (two tabs) each follow their own.
 """
@@ -174,8 +178,21 @@ def _charts(rows: list[dict], key: str) -> None:
         or "step"
     )
     loss_col, accuracy_col = st.columns(2)
-    loss_col.plotly_chart(curves_figure(rows, metric="loss", x=x, title=t("live.loss")))
-    accuracy_col.plotly_chart(curves_figure(rows, metric="accuracy", x=x, title=t("live.accuracy")))
+    loss_col.plotly_chart(curves_figure(rows, metric="loss", x=x, title=t("live.loss")), key=f"{key}_loss")
+    accuracy_col.plotly_chart(
+        curves_figure(rows, metric="accuracy", x=x, title=t("live.accuracy")), key=f"{key}_accuracy"
+    )
+
+
+def _run_view(run_id: int, key: str, state: dict) -> None:
+    """Status (live: progress and Stop; ended: the outcome) in one slot, then the curves."""
+    slot = st.container()  # whatever the status shows, the charts below keep their places
+    with slot:
+        if state["status"] in ACTIVE:
+            _status_block(run_id, key, state)
+        else:
+            _final_message(get_store().get_run(run_id), run_id)
+    _charts(new_rows(run_id, key) if state["status"] != "missing" else [], key)
 
 
 @st.fragment(run_every=POLL_SECONDS)
@@ -183,8 +200,13 @@ def _poll(run_id: int, key: str) -> None:
     state = jobs.job_state(get_store(), run_id)
     if state["status"] not in ACTIVE:
         st.rerun(scope="app")  # once: the page then draws the finished run without polling
-    _status_block(run_id, key, state)
-    _charts(new_rows(run_id, key), key)
+    _run_view(run_id, key, state)
+
+
+@st.fragment
+def _still(run_id: int, key: str) -> None:
+    """The ended run, in a fragment like `_poll`'s, so the x-axis switch reruns the charts alone."""
+    _run_view(run_id, key, jobs.job_state(get_store(), run_id))
 
 
 def _final_message(run: dict | None, run_id: int) -> None:
@@ -213,14 +235,14 @@ def live_run(run_id: int | None, key: str) -> str | None:
     'missing') or None.
     """
     if run_id is None:
+        st.container()  # the status slot of _run_view, so the charts stay in place when a run starts
         _charts([], key)
         return None
     status = jobs.job_state(get_store(), run_id)["status"]
     if status in ACTIVE:
         _poll(run_id, key)
-        return status
-    _final_message(get_store().get_run(run_id), run_id)
-    _charts(new_rows(run_id, key) if status != "missing" else [], key)
+    else:
+        _still(run_id, key)
     return status
 
 
@@ -252,6 +274,20 @@ def _head_note(head: dict | None) -> None:
     )
 
 
+def results_columns() -> dict:
+    """Widths and formats of `results_table`'s columns: each wide enough for its numbers (669,706
+    parameters, not '669'), the model's name and kind narrow."""
+    cc = st.column_config
+    return {
+        t("charts.table.model"): cc.TextColumn(width="small"),
+        t("charts.table.kind"): cc.TextColumn(width="small"),
+        t("charts.table.accuracy"): cc.NumberColumn(format="%.2f", width="small"),
+        t("charts.table.loss"): cc.NumberColumn(format="%.4f", width="small"),
+        t("charts.table.params"): cc.NumberColumn(format="localized", width="medium"),
+        t("charts.table.weight"): cc.NumberColumn(format="%.3f", width="small"),
+    }
+
+
 def run_results(run_id: int) -> None:
     """Test results of a finished run: table, gain, confusion matrix and the misclassified digits."""
     run = get_store().get_run(run_id)
@@ -264,8 +300,7 @@ def run_results(run_id: int) -> None:
     table_col, matrix_col = st.columns(2, gap="large")
     with table_col:
         table = results_table(results, single=single, kinds=member_kinds(run))
-        params = st.column_config.NumberColumn(format="localized")
-        st.dataframe(table, hide_index=True, column_config={t("charts.table.params"): params})
+        st.dataframe(table, hide_index=True, width="stretch", column_config=results_columns())
         if not single:
             st.markdown(f"**{gain_sentence(results)}**")
         _head_note(results.get("head"))
@@ -280,7 +315,7 @@ def run_results(run_id: int) -> None:
                 n_train=results.get("n_train", 0),
             )
         )
-    matrix_col.plotly_chart(confusion_figure(results["confusion_matrix"]))
+    matrix_col.plotly_chart(confusion_figure(results["confusion_matrix"]), key=f"run_{run_id}_confusion")
     if not single:
         diversity_panel(results, member_kinds(run))
     st.subheader(

@@ -89,11 +89,6 @@ def perturbation(name: str, part: str = "label") -> str:
     return t(f"words.perturb.{name}" if part == "label" else f"words.perturb.{name}.{part}")
 
 
-def cost_axis(code: str) -> str:
-    """'params_total' -> 'parameters'."""
-    return t(f"words.cost_axis.{code}")
-
-
 def optimizer(code: str) -> str:
     """'sgd' -> 'SGD (momentum 0.9)'."""
     return t(f"words.optimizer.{code}")

@@ -3,14 +3,13 @@
 - `AppServer`: `streamlit run app.py` on a free port with its own FUSION_LAB_HOME, a log file,
   a health wait, and a stop that terminates then kills.
 - `launch_chromium`: Debian's /usr/bin/chromium through Playwright (never `playwright install`).
-- page helpers: open a page and wait for Streamlit, read the point counts in Plotly chart titles
-  (a MutationObserver records every count the page ever showed), draw on the drawable canvas.
+- page helpers: open a page and wait for Streamlit, read the points each Plotly chart draws from its
+  traces (`el.data`; a recorder samples them once per animation frame), draw on the canvas.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -212,70 +211,106 @@ def key_button(page, key: str):
     return page.locator(f".st-key-{key} button").first
 
 
-# -- Plotly titles with point counts --------------------------------------------------------------
+# -- Plotly charts: their points, read from the drawn traces ----------------------------------------
 
-# Records, in page order, every distinct count each titled chart showed: window.__flTitles[prefix]
-# is a list of [count, running, ms] where `running` says whether `running_selector` was on the page.
-_OBSERVER_JS = r"""
-([runningSelector]) => {
-  if (window.__flObserver) { window.__flObserver.disconnect(); }
-  const seen = window.__flTitles = {};
-  const scan = () => {
+# The chart titled `title` (tags stripped; Streamlit bolds titles) and the points it draws now: the
+# x values that are not null over all its traces (legend-only traces have none). Stale charts (kept
+# faded on the page while a rerun is under way) count: they are what the visitor sees.
+_CHART_POINTS_JS = r"""
+window.__flChartPoints = (title, skipStale) => {
+  for (const el of document.querySelectorAll('.js-plotly-plot')) {
+    if (skipStale && el.closest('[data-stale="true"]')) continue;
+    const raw = (el.layout && el.layout.title && (el.layout.title.text ?? el.layout.title)) || '';
+    if (String(raw).replace(/<[^>]*>/g, '').trim() !== title) continue;
+    let n = 0;
+    for (const trace of el.data || []) {
+      for (const v of trace.x || []) { if (v !== null && v !== undefined) n += 1; }
+    }
+    return n;
+  }
+  return null;
+};
+"""
+
+# Records, once per animation frame, every distinct count of each chart in `titles`:
+# window.__flSeen[title] is a list of [count or null, running, ms] where `running` says whether
+# `running_selector` was on the page; window.__flFrames counts the frames sampled.
+_RECORDER_JS = r"""
+([titles, runningSelector]) => {
+  window.__flSeen = {};
+  window.__flFrames = 0;
+  const token = (window.__flRecorder || 0) + 1;
+  window.__flRecorder = token;
+  const tick = () => {
+    if (window.__flRecorder !== token) return;
+    window.__flFrames += 1;
     const running = !!document.querySelector(runningSelector);
-    for (const el of document.querySelectorAll('.gtitle')) {
-      // Streamlit keeps a replaced element on the page, marked stale, until the rerun ends.
-      if (el.closest('[data-stale="true"]')) continue;
-      const m = /^(.*?)\s*·\s*([\d,]+)\s+points?/.exec((el.textContent || '').trim());
-      if (!m) continue;
-      const prefix = m[1], n = parseInt(m[2].replace(/,/g, ''), 10);
-      const list = seen[prefix] || (seen[prefix] = []);
+    for (const title of titles) {
+      const n = window.__flChartPoints(title, false);
+      const list = window.__flSeen[title] || (window.__flSeen[title] = []);
       const last = list[list.length - 1];
       if (!last || last[0] !== n || last[1] !== running) list.push([n, running, Date.now()]);
     }
+    requestAnimationFrame(tick);
   };
-  window.__flObserver = new MutationObserver(scan);
-  window.__flObserver.observe(document.body, {subtree: true, childList: true, characterData: true});
-  scan();
+  tick();
 }
 """
 
-_TITLES_JS = r"""
-() => Array.from(document.querySelectorAll('.gtitle'))
-  .filter(el => !el.closest('[data-stale="true"]'))
-  .map(el => (el.textContent || '').trim())
-"""
+
+def _ensure_points_js(page) -> None:
+    page.evaluate(f"() => {{ {_CHART_POINTS_JS} }}")
 
 
-def install_title_observer(page, running_selector: str = "body.__never__") -> None:
-    page.evaluate(_OBSERVER_JS, [running_selector])
+def install_point_recorder(page, titles: list[str], running_selector: str = "body.__never__") -> None:
+    """Sample the charts titled `titles` on every animation frame (see `observed_counts`)."""
+    _ensure_points_js(page)
+    page.evaluate(_RECORDER_JS, [list(titles), running_selector])
 
 
-def observed_counts(page, prefix: str) -> list[tuple[int, bool, float]]:
-    """[(count, running, epoch ms), ...] that the observer saw for charts titled `prefix · N points`."""
-    raw = page.evaluate("(p) => (window.__flTitles || {})[p] || []", prefix)
-    return [(int(n), bool(running), float(ms)) for n, running, ms in raw]
+def observed_counts(page, title: str) -> list[tuple[int | None, bool, float]]:
+    """[(points or None when the chart was not on the page, running, epoch ms), ...] in order."""
+    raw = page.evaluate("(t) => (window.__flSeen || {})[t] || []", title)
+    return [(None if n is None else int(n), bool(running), float(ms)) for n, running, ms in raw]
 
 
-def chart_count(page, prefix: str) -> int | None:
-    """The point count now shown by the chart titled '<prefix> · N points' (None when none is drawn)."""
-    pattern = re.compile(rf"^{re.escape(prefix)}\s*·\s*([\d,]+)\s+points?")
-    for text in page.evaluate(_TITLES_JS):
-        m = pattern.match(text)
-        if m:
-            return int(m.group(1).replace(",", ""))
-    return None
+def chart_points(page, title: str) -> int | None:
+    """The points the (current, not stale) chart titled `title` draws now; None when none is drawn."""
+    _ensure_points_js(page)
+    return page.evaluate("(t) => window.__flChartPoints(t, true)", title)
 
 
-def wait_count(page, prefix: str, at_least: int, timeout_s: float) -> int:
-    """Poll (100 ms) until the chart titled `prefix` shows at least `at_least` points; return the count."""
+def chart_traces(page, title: str) -> list[dict]:
+    """Code (the trace's `meta`), name, colour, line width and points of each trace of chart `title`."""
+    _ensure_points_js(page)
+    return page.evaluate(
+        """(title) => {
+          for (const el of document.querySelectorAll('.js-plotly-plot')) {
+            if (el.closest('[data-stale="true"]')) continue;
+            const raw = (el.layout && el.layout.title && (el.layout.title.text ?? el.layout.title)) || '';
+            if (String(raw).replace(/<[^>]*>/g, '').trim() !== title) continue;
+            return (el.data || []).map(tr => ({
+              code: tr.meta || null, name: tr.name || null,
+              colour: (tr.line && tr.line.color) || null, width: (tr.line && tr.line.width) || null,
+              points: (tr.x || []).filter(v => v !== null && v !== undefined).length,
+            }));
+          }
+          return [];
+        }""",
+        title,
+    )
+
+
+def wait_count(page, title: str, at_least: int, timeout_s: float) -> int:
+    """Poll (100 ms) until the chart titled `title` draws at least `at_least` points; return the count."""
     deadline = time.monotonic() + timeout_s
     n = None
     while time.monotonic() < deadline:
-        n = chart_count(page, prefix)
+        n = chart_points(page, title)
         if n is not None and n >= at_least:
             return n
         page.wait_for_timeout(100)
-    raise AssertionError(f"chart {prefix!r} showed {n} points after {timeout_s:.0f} s, wanted >= {at_least}")
+    raise AssertionError(f"chart {title!r} drew {n} points after {timeout_s:.0f} s, wanted >= {at_least}")
 
 
 # -- the drawable canvas --------------------------------------------------------------------------

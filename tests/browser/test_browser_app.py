@@ -18,9 +18,9 @@ from playwright.sync_api import expect
 from tests.browser.harness import (
     ONE,
     AppServer,
-    chart_count,
+    chart_points,
     draw_stroke,
-    install_title_observer,
+    install_point_recorder,
     key_button,
     not_found_dialog,
     observed_counts,
@@ -31,7 +31,7 @@ from tests.browser.harness import (
 
 pytestmark = pytest.mark.browser
 
-ACCURACY = "Accuracy"  # the live accuracy chart's title: "Accuracy · N points"
+ACCURACY = "Accuracy"  # the live accuracy chart's title
 STOP = ".st-key-train_live_stop button"
 RESULTS = "Results on the 10,000 test images"
 STOPPED = "Stopped at epoch"
@@ -62,7 +62,7 @@ def wait_running_points(page, at_least: int, timeout_s: float) -> int:
     deadline = time.monotonic() + timeout_s
     n = None
     while time.monotonic() < deadline:
-        n = chart_count(page, ACCURACY)
+        n = chart_points(page, ACCURACY)
         if n is not None and n >= at_least and page.locator(STOP).count():
             return n
         page.wait_for_timeout(100)
@@ -85,20 +85,32 @@ def test_train_draws_live_points_then_results(app_server, app_page, idle_runner)
     # The URL contract pre-filled the quick preset (3 members of 1x128, 10,000 images) and its override.
     expect(page.get_by_text("parallel x3 (soft), 1x128 relu · 5 epochs on 10,000 images")).to_be_visible()
 
-    install_title_observer(page, STOP)
+    install_point_recorder(page, [ACCURACY], STOP)
     started = time.monotonic()
     train_button(page).click()
     expect(page.get_by_text(RESULTS)).to_be_visible(timeout=120_000)
     elapsed = time.monotonic() - started
 
     seen = observed_counts(page, ACCURACY)
-    live = [n for n, running, _ in seen if running and n > 0]
+    live = [n for n, running, _ in seen if running and n]
     assert len(set(live)) >= 3, f"expected >= 3 distinct point counts while training, saw {seen}"
     assert live == sorted(live), f"the point count went down while training: {live}"
-    final = chart_count(page, ACCURACY)
+    final = chart_points(page, ACCURACY)
     assert final is not None and final >= max(live), (final, live)
-    run_id_from_url(page)
+    run_id = run_id_from_url(page)
     screenshot(page, "train_live_results", scroll_to=page.get_by_text(RESULTS))
+
+    # The menu's Train link carries the run, so the link opened in a new tab (a new session, here a
+    # fresh browser context) shows this run's results rather than an empty page.
+    href = page.locator('a[data-testid="stPageLink-NavLink"][href^="train"]').first.get_attribute("href")
+    assert href and f"run={run_id}" in href, href
+    fresh = page.context.browser.new_context()
+    try:
+        tab = fresh.new_page()
+        tab.goto(f"{app_server.url}/{href}")  # the menu's links are relative to the app's root
+        expect(tab.get_by_text(RESULTS)).to_be_visible(timeout=60_000)
+    finally:
+        fresh.close()
     print(f"train: {len(set(live))} live counts {sorted(set(live))}, final {final}, {elapsed:.1f} s")
 
 
@@ -210,17 +222,18 @@ def test_data_size_sweep_plots_its_points(app_server, app_page, idle_runner):
     set_slider_to_minimum(page, "size_epochs", 1)
     expect(page.get_by_text(re.compile(r"^2 points to train"))).to_be_visible()
 
-    install_title_observer(page, ".st-key-sweep_stop button")
+    install_point_recorder(page, [SWEEP_TITLE], ".st-key-sweep_stop button")
     run = key_button(page, "sweep_run")
     expect(run).to_be_enabled()
     run.click()
-    wait_count(page, SWEEP_TITLE, 2, timeout_s=150)
+    # 2 sizes x (test, training): each point's test accuracy first, its training accuracy after
+    wait_count(page, SWEEP_TITLE, 4, timeout_s=150)
     seen = [n for n, _, _ in observed_counts(page, SWEEP_TITLE)]
-    # The points arrive one by one and never go backwards. A single empty frame may show while the
-    # page swaps the live chart for the finished one (about 0.1 s on a busy machine); smooth
-    # updates without it are a separate piece of work (docs/PERFORMANCE.md, browser section).
-    drawn = [n for n in seen if n > 0]
-    assert seen[0] == 0 and seen[-1] == 2 and drawn == sorted(drawn), observed_counts(page, SWEEP_TITLE)
+    # The points arrive one by one and never go backwards, and the chart never goes blank, not even
+    # when the page swaps the live chart for the finished one.
+    assert seen[0] == 0 and seen[-1] == 4 and None not in seen, observed_counts(page, SWEEP_TITLE)
+    drawn = seen[next(i for i, n in enumerate(seen) if n) :]  # from the first point on
+    assert drawn == sorted(drawn) and 0 not in drawn, observed_counts(page, SWEEP_TITLE)
     assert "group=sweep-" in page.url, page.url
     screenshot(page, "data_size_sweep", scroll_to=page.locator(".gtitle", has_text=SWEEP_TITLE))
 
