@@ -171,7 +171,7 @@ class MemberConfig:
 
 
 # Each kind's default shape: a CNN conv5x5(16)-pool-conv5x5(32)-pool-Dense 128, an LSTM(64) over
-# the 28 rows; measured at 1.8x and 1.4x the article's MLP per epoch (docs/PERFORMANCE.md).
+# the 28 rows; their arithmetic per image measured at 2.7x and 1.9x the article's MLP's (registry).
 KIND_DEFAULTS: dict[str, dict[str, Any]] = {
     "mlp": {},
     "cnn": {"hidden_layers": 1, "hidden_units": 128, "filters": 16},

@@ -6,27 +6,34 @@ time from plain arithmetic (no Keras), `check_config` raises a `ResourceLimitErr
 and the limit when a run is beyond `LIMITS`, and `check_parameter_count` applies the same parameter
 limit to a model someone uploads (its declared architecture, counted before anything is built).
 
-Time per epoch is modelled as the floating-point work of training plus a fixed cost per step:
+Time per epoch is modelled on what `fusion_core.train.train` does (fusion_core/pacing.py): the
+floating-point work of training, a fixed cost per step, a fixed cost per call of the compiled
+function (train() runs `steps_per_execution` steps per call), and a cost per run (tracing, and
+XLA compilation for a run long enough to get it), spread over its epochs:
 
-    seconds_per_epoch = 6 * trained_parameters * images / FLOPS + steps * SECONDS_PER_STEP
+    seconds_per_epoch = 6 * training_work * images / FLOPS      (a forward pass is 2 FLOP per
+                      + steps * step_cost                        weight and image, backward 4)
+                      + calls * SECONDS_PER_CALL
+                      + (START_SECONDS + XLA_COMPILE_SECONDS if XLA) / epochs
 
-(a forward pass is 2 FLOP per weight and image, the backward pass 4). The two constants were
-measured on this project's reference machine (2 CPU cores shared with other work, TensorFlow 2.21,
-Keras 3) with `fusion_core.train.train` on 54,000 real MNIST images, 2 epochs each:
+with step_cost SECONDS_PER_STEP, less XLA_SAVING_PER_STEP under XLA. Measured on this project's
+reference machine (2 CPU cores shared with other work, load average 11-14, TensorFlow 2.21,
+Keras 3) with `bench/bench_step_cost.py`: each kind alone, 12,000 real MNIST images, 2 epochs:
 
-    2x512 relu (670k parameters)     6.9 s per epoch, and 8.8 s with the machine busy
-    2x1024 relu (1.86M parameters)   9.0 s per epoch
-    4x2048 relu (14.2M parameters)   87.7 s per epoch, with the machine busy (load average 10)
+    kind   batch 32 (20 steps a call)   batch 128 (20 a call)   batch 32, 1 step a call
+    MLP    136 us per image             81 us                   215 us
+    CNN    212 us                       179 us
+    LSTM   213 us                       141 us
 
-The first two give about 13 ms per step of fixed cost (validation points, callbacks, Python); the
-large network gives the arithmetic speed under load, 5.6e10 FLOP/s (1.8e11 on an idle machine).
-FLOPS below is the loaded figure, so estimates lean long. Convolutional and recurrent members reuse
-each weight at every position, so their parameters say little about their time: they count as
-`registry.training_work`, their kind's measured epoch time relative to the article's MLP (CNN 1.8x,
-LSTM 1.4x at their default shapes, docs/PERFORMANCE.md) scaled by multiply-adds for other shapes.
-When the store holds finished runs,
-`estimate` scales the model by the median of their measured / modelled ratios, so the figure
-follows the machine it runs on.
+One step a call against twenty gives about 2.7 ms per call; batch 32 against 128 about 2.4 ms per
+step for the MLP (1.4 ms CNN, 3.1 ms LSTM); what is left of the MLP's time is 6.4e10 FLOP/s
+(1.8e11 on an idle machine). FLOPS below is the loaded figure, so estimates lean long. XLA saves
+about 1.3 ms per step of the article's network and costs about 3 s to compile (docs/PERFORMANCE.md).
+Convolutional and recurrent members reuse each weight at every position, so their parameters say
+little about their time: they count as `registry.training_work`, their kind's measured arithmetic
+per image relative to the article's MLP (CNN 2.7x, LSTM 1.9x at their default shapes) scaled by
+multiply-adds for other shapes. When the store holds finished runs, `estimate` scales the model by
+the median of their measured / modelled ratios, so the figure follows the machine it runs on.
 """
 
 from __future__ import annotations
@@ -39,15 +46,20 @@ from itertools import pairwise
 from typing import Any
 
 from fusion_core.config import MNIST_TRAIN_SIZE, ConfigError, RunConfig
-from fusion_core.registry import member_kind, parameter_counts, training_work
+from fusion_core.pacing import LOG_EVERY, steps_per_execution, xla_for
+from fusion_core.registry import member_kind, parameter_counts, training_work, xla_on_cpu
 
 INPUT_DIM = 784
 NUM_CLASSES = 10
 BYTES_PER_FLOAT = 4
 TEST_IMAGES = 10_000
 
-FLOPS = 6e10  # Dense training on 2 busy cores, measured (see the module docstring)
-SECONDS_PER_STEP = 0.013  # measured fixed cost of one training step (see the module docstring)
+FLOPS = 6e10  # training arithmetic on 2 busy cores, measured (see the module docstring)
+SECONDS_PER_STEP = 0.0025  # fixed cost of one training step inside a compiled call, measured
+SECONDS_PER_CALL = 0.003  # fixed cost of one call of the compiled function (Python, callbacks)
+START_SECONDS = 1.0  # tracing the training function, once per run
+XLA_SAVING_PER_STEP = 0.0013  # what XLA saves per step (the article's network, docs/PERFORMANCE.md)
+XLA_COMPILE_SECONDS = 3.0  # what XLA costs up front
 # Each optimizer's state, in copies of the weights: Adam keeps two moments, SGD momentum and RMSprop one.
 OPTIMIZER_SLOTS = {"adam": 2, "sgd": 1, "rmsprop": 1}
 CALIBRATION_RUNS = 20  # the newest finished runs that scale the time estimate
@@ -119,11 +131,26 @@ def memory_bytes(config: RunConfig) -> int:
     return (state + activations + data) * BYTES_PER_FLOAT
 
 
+def pacing_of(config: RunConfig) -> tuple[int, bool]:
+    """(steps per compiled call, XLA or not) as fusion_core.train picks them for `config` on a CPU
+    with TensorFlow (fusion_core/pacing.py)."""
+    tc = config.training
+    per_call = steps_per_execution(parameter_count(config), tc.batch_size, LOG_EVERY)
+    steps = math.ceil(training_images(config) / tc.batch_size)
+    return per_call, xla_for(steps * tc.epochs, xla_on_cpu(config))
+
+
 def model_seconds_per_epoch(config: RunConfig) -> float:
     """The uncalibrated time model of the module docstring."""
+    tc = config.training
     images = training_images(config)
-    steps = math.ceil(images / config.training.batch_size)
-    return 6 * training_work(config) * images / FLOPS + steps * SECONDS_PER_STEP
+    steps = math.ceil(images / tc.batch_size)
+    per_call, xla = pacing_of(config)
+    calls = math.ceil(steps / per_call)
+    step_seconds = SECONDS_PER_STEP - (XLA_SAVING_PER_STEP if xla else 0.0)
+    setup = START_SECONDS + (XLA_COMPILE_SECONDS if xla else 0.0)
+    compute = 6 * training_work(config) * images / FLOPS
+    return compute + steps * step_seconds + calls * SECONDS_PER_CALL + setup / tc.epochs
 
 
 def speed_factor(finished_runs: Iterable[dict[str, Any]]) -> tuple[float, int]:

@@ -85,7 +85,7 @@ class MemberKind:
 
     name: ClassVar[str]
     label: ClassVar[str]  # what the UI calls it: 'CNN'
-    cost_ratio: ClassVar[float] = 1.0  # its default shape's epoch time over the article's MLP's
+    cost_ratio: ClassVar[float] = 1.0  # its default shape's arithmetic per image over the article's MLP's
     xla_on_cpu: ClassVar[bool] = True  # TensorFlow's XLA makes it faster on a CPU (bench/bench_kinds.py)
 
     def layer_params(self, member: MemberConfig, input_dim: int) -> list[int]:
@@ -263,12 +263,13 @@ def _chained_answer(source: str) -> str | None:
 class CNN(MemberKind):
     """A small convolutional network: conv5x5(f)-pool-conv5x5(2f)-pool, then a Dense head, softmax.
 
-    Default shape (conv 16, conv 32, Dense 128): one epoch measured at 1.8x the article's MLP on
-    two CPU cores with TensorFlow (docs/PERFORMANCE.md).
+    Default shape (conv 16, conv 32, Dense 128): its arithmetic per image measured at 2.7x the
+    article's MLP's on two CPU cores with TensorFlow (bench/bench_step_cost.py; a whole epoch at
+    batch 128 with the fixed costs of each step: 1.8x to 2.2x, docs/PERFORMANCE.md).
     """
 
     name, label = "cnn", "CNN"
-    cost_ratio = 1.8  # its default shape's epoch over the article's MLP's, measured
+    cost_ratio = 2.7  # its default shape's arithmetic per image over the article's MLP's, measured
     # Measured on 2 CPU cores with TensorFlow: an XLA-compiled epoch takes about 2x as long as a
     # plain one (7.6x the MLP's instead of 1.9x); XLA runs convolutions as slowly as JAX does here.
     xla_on_cpu = False
@@ -377,12 +378,13 @@ def _renumber(line: str, offset: int) -> str:
 class LSTM(MemberKind):
     """Reads the digit as a sequence: 28 rows of 28 pixels, top to bottom, through LSTM(units), softmax.
 
-    Default shape LSTM(64): one epoch measured at 1.4x the article's MLP on two CPU cores with
-    TensorFlow (LSTM(128): 1.9x), docs/PERFORMANCE.md.
+    Default shape LSTM(64): its arithmetic per image measured at 1.9x the article's MLP's on two
+    CPU cores with TensorFlow (bench/bench_step_cost.py; a whole epoch with the fixed costs of
+    each step: 1.4x to 1.7x, docs/PERFORMANCE.md).
     """
 
     name, label = "lstm", "LSTM"
-    cost_ratio = 1.4  # its default shape's epoch over the article's MLP's, measured
+    cost_ratio = 1.9  # its default shape's arithmetic per image over the article's MLP's, measured
 
     def layer_params(self, member: MemberConfig, input_dim: int) -> list[int]:
         sizes = [IMAGE_SIDE, *member.units_per_layer()]

@@ -35,46 +35,33 @@ from fusion_core.device import device_info
 from fusion_core.heads import fit_head
 from fusion_core.layers import GroupedDense
 from fusion_core.models import FUSED, build_model, compile_model, member_name, output_names, uses_holdout
+from fusion_core.pacing import (  # noqa: F401 (re-exported: tests and benchmarks read them here)
+    CPU_FLOPS,
+    GPU_FLOPS,
+    LOG_EVERY,
+    MAX_STEPS_PER_EXECUTION,
+    STOP_BUDGET_S,
+    XLA_MIN_STEPS,
+    steps_per_execution,
+)
 
 EventHandler = Callable[[dict], None]
 
-LOG_EVERY = 20  # batches between training points
 VAL_PER_EPOCH = 4  # validation points per epoch
 MONITOR_SIZE = 1000  # validation images scored at each validation point
-# On TensorFlow, XLA compilation costs about 3 s up front and saves about 1.3 ms per step of the
-# article's network on two cores (docs/PERFORMANCE.md): worth it only for longer runs.
-XLA_MIN_STEPS = 2500
-# Stop must act within about 0.5 s: one execution of N steps may take at most this long. Estimated
-# from the model's size: a step costs about 6 x parameters x batch FLOP, and these two shared cores
-# sustain about 5e10 FLOP/s under load (the article's network: 2.4e11 FLOP per epoch in 2.5-5 s).
-# Measured (bench/bench_engine.py stop, 2026-11-29, TensorFlow, machine busy): the article's network
-# gets N = 20 and Stop ended `train()` 0.07 s after it was requested (median of 3, at most 0.09 s);
-# five members get N = 4: 0.15 s (at most 0.34 s). On a GPU a step is about 1 ms of dispatch: N = 20.
-STOP_BUDGET_S = 0.25
-CPU_FLOPS = 5e10
-GPU_FLOPS = 1e13
-MAX_STEPS_PER_EXECUTION = 20
 
 
 def choose_jit_compile(total_steps: int) -> bool | str:
-    """XLA for long TensorFlow runs only; other backends keep Keras's choice (JAX always compiles)."""
+    """XLA for long TensorFlow runs only (pacing.XLA_MIN_STEPS); other backends keep Keras's choice
+    (JAX always compiles)."""
     if keras.backend.backend() != "tensorflow":
         return "auto"
     return total_steps >= XLA_MIN_STEPS
 
 
 def choose_steps_per_execution(num_params: int, batch_size: int, log_every: int = LOG_EVERY) -> int:
-    """Steps per compiled call: as many as fit in STOP_BUDGET_S, and a divisor of `log_every`.
-
-    More steps per call mean fewer round trips to Python (on a GPU a callback reading the logs after
-    every batch costs 1.4x a bare epoch), but Stop, and every point, wait for the call to end. A
-    divisor of `log_every` keeps the training points exactly `log_every` steps apart.
-    """
-    flops = GPU_FLOPS if device_info().get("gpu") else CPU_FLOPS
-    step_seconds = 6.0 * num_params * batch_size / flops
-    fits = max(1, int(STOP_BUDGET_S / max(step_seconds, 1e-9)))
-    limit = min(fits, MAX_STEPS_PER_EXECUTION, max(1, log_every))
-    return max(n for n in range(1, limit + 1) if log_every % n == 0)
+    """Steps per compiled call on this device (pacing.steps_per_execution)."""
+    return steps_per_execution(num_params, batch_size, log_every, gpu=bool(device_info().get("gpu")))
 
 
 def grouped_layout() -> bool:

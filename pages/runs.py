@@ -12,9 +12,10 @@ from ui.predict_ui import USABLE_STATUSES, fused_test_accuracy
 from ui.run_names import ORIGINS, is_default_name, origin_label, run_title
 from ui.runs_ui import (
     accuracy_bar_figure,
+    curves_title,
     filter_runs,
+    fused_curve,
     fused_curves_figure,
-    fused_validation,
     runs_column_config,
     runs_frame,
 )
@@ -151,13 +152,16 @@ if not selected_ids:
     st.caption(t("runs.compare_hint"))
 else:
     chosen = [by_id[i] for i in selected_ids]
-    curves = {f"{plain(run_title(r))} (#{r['id']})": fused_validation(store, r["id"]) for r in chosen}
+    curves = {f"{plain(run_title(r))} (#{r['id']})": fused_curve(store, r["id"]) for r in chosen}
     if all(c.empty for c in curves.values()):
         st.info(t("runs.no_curves"))
     else:
         c1, c2 = st.columns(2)
-        c1.plotly_chart(fused_curves_figure(curves, "accuracy", t("runs.curve_accuracy")), key="runs_acc")
-        c2.plotly_chart(fused_curves_figure(curves, "loss", t("runs.curve_loss")), key="runs_loss")
+        for column, metric in zip(st.columns(2), ("accuracy", "loss"), strict=True):
+            figure = fused_curves_figure(curves, metric, curves_title(curves, metric))
+            column.plotly_chart(figure, key=f"runs_{metric[:3]}")
+        if any(c.split == "train" for c in curves.values() if not c.empty):
+            st.caption(t("runs.curve_training_note"))
     if any(fused_test_accuracy(r) is not None for r in chosen):
         bar, _ = st.columns(2)
         bar.plotly_chart(accuracy_bar_figure(chosen), key="runs_bar")

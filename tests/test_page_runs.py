@@ -19,6 +19,7 @@ from fusion_core import paths
 from fusion_core.config import make_config
 from fusion_core.models import build_model
 from fusion_core.store import RunStore
+from ui.i18n import t
 
 pytestmark = pytest.mark.usefixtures("app_home")
 
@@ -148,6 +149,49 @@ def test_a_name_made_of_markdown_is_shown_as_text_in_the_rename_message(runs):
     assert RunStore().get_run(runs["beta"])["name"] == MARKDOWN_NAME  # stored as typed
     (message,) = [s.value for s in at.success]
     assert safe(MARKDOWN_NAME) in message and "![](" not in message and "**loud**" not in message
+
+
+def test_a_run_with_no_hold_out_is_compared_by_its_training_curve_and_says_so(runs):
+    store = RunStore()
+    config = make_config("single", epochs=1, validation_fraction=0.0)  # the article's code: no hold-out
+    delta = store.create_run(config.to_dict(), name="delta article")
+    train_points = [
+        {
+            "split": "train",
+            "series": "fused",
+            "step": 20 * (i + 1),
+            "epoch": (i + 1) / 4,
+            "loss": 1 - a,
+            "accuracy": a,
+        }
+        for i, a in enumerate([0.6, 0.8, 0.9, 0.97])
+    ]
+    store.append_metrics(delta, train_points)
+    store.finish(delta, "done", results={"fused_accuracy": 0.96})
+    store.close()
+    at = open_runs()
+    select_rows(at, [0, 3])  # delta (newest) and alpha
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert [s["layout"]["title"]["text"] for s in specs[:2]] == [
+        t("runs.curve_accuracy_with_training"),
+        t("runs.curve_loss_with_training"),
+    ]
+    traces = {trace["name"]: trace for trace in specs[0]["data"]}
+    training_name = t("runs.curve_training_name", name=f"delta article (#{delta})")
+    assert set(traces) == {training_name, f"alpha parallel (#{runs['alpha']})"}
+    training = traces[training_name]
+    assert training["y"] == pytest.approx([0.6, 0.8, 0.9, 0.97])
+    assert training["line"]["dash"] == "dot"
+    assert t("runs.curve_training_hover") in training["hovertemplate"]
+    alpha = traces[f"alpha parallel (#{runs['alpha']})"]
+    assert alpha["line"]["dash"] == "solid" and t("runs.curve_training_hover") not in alpha["hovertemplate"]
+    loss = {trace["name"]: trace["y"] for trace in specs[1]["data"]}
+    assert loss[training_name] == pytest.approx([0.4, 0.2, 0.1, 0.03])
+    assert any(c.value == t("runs.curve_training_note") for c in at.caption)
+    # Runs with validation points alone keep the validation titles and no note.
+    select_rows(at, [3])
+    assert chart_titles(at)[:2] == [t("runs.curve_accuracy"), t("runs.curve_loss")]
+    assert not any(c.value == t("runs.curve_training_note") for c in at.caption)
 
 
 def test_a_name_made_of_html_is_plain_text_in_the_comparison_chart(runs):

@@ -83,7 +83,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "train_size": 10_000,
     },
     # A lesson-length fusion: the mixed vote above on 20,000 images for 2 epochs. limits.estimate
-    # puts its epochs at about 15 s; with start-up, compilation and the test set it finishes within
+    # puts its epochs at about 17 s; with start-up, compilation and the test set it finishes within
     # a minute on two CPU cores: measured 21 s for the whole process (7.1 s per epoch), fused 97.25%
     # against 95.8% (MLP), 97.2% (CNN) and 89.7% (LSTM).
     "minute": {
@@ -102,9 +102,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 # -- the labs' one-minute plans ---------------------------------------------------------------------
 
 MINUTE_SECONDS = 60  # what a one-minute plan may take on the reference machine (2 CPU cores)
-# Each run's time besides its epochs (limits.estimate counts only those): the worker prepares the
-# data, builds and traces the model, scores the test set and saves it. The 10-run cost preset took
-# 51 s on 2 cores with about 28 s of epochs by the estimate: about 2.3 s per run. Rounded up.
+# Each run's time besides its epochs (limits.estimate counts those and the tracing of the training
+# function): the worker prepares the data, builds the model, scores the test set and saves it.
+# The 10-run cost preset took 51 s on 2 cores with about 28 s of epochs by the estimate: about
+# 2.3 s per run. Rounded up.
 MINUTE_RUN_OVERHEAD_S = 3.0
 # The cost plan: the price of each extra member of a soft vote (1, 2, 3, 5), and a fusion that
 # learns a head, on the cost lab's small members (COST_PRESET's runs: stored ones are shared).

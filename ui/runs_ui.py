@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from fusion_core.registry import FUSED
 from ui import words
 from ui.i18n import t
 from ui.predict_ui import fused_test_accuracy
@@ -119,10 +121,27 @@ def filter_runs(
     return kept
 
 
-def fused_validation(store, run_id: int) -> pd.DataFrame:
-    """The fusion's validation points of one run: epoch, loss, accuracy."""
-    rows = [m for m in store.metrics(run_id) if m["split"] == "val" and m["series"] == "fused"]
-    return pd.DataFrame(rows, columns=["epoch", "loss", "accuracy"]) if rows else pd.DataFrame()
+@dataclass(frozen=True)
+class FusedCurve:
+    """One run's fused points (epoch, loss, accuracy) and their split: 'val', or 'train' for a run
+    that kept no validation hold-out (validation_fraction 0, as in the article's code)."""
+
+    points: pd.DataFrame
+    split: str = "val"
+
+    @property
+    def empty(self) -> bool:
+        return self.points.empty
+
+
+def fused_curve(store, run_id: int) -> FusedCurve:
+    """The fusion's validation points of one run, or its training points when it has none."""
+    metrics = store.metrics(run_id)
+    for split in ("val", "train"):
+        rows = [m for m in metrics if m["split"] == split and m["series"] == FUSED]
+        if rows:
+            return FusedCurve(pd.DataFrame(rows, columns=["epoch", "loss", "accuracy"]), split)
+    return FusedCurve(pd.DataFrame())
 
 
 def run_color(index: int) -> str:
@@ -130,18 +149,34 @@ def run_color(index: int) -> str:
     return RUN_COLORS[index % len(RUN_COLORS)]
 
 
-def fused_curves_figure(curves: dict[str, pd.DataFrame], metric: str, title: str) -> go.Figure:
-    """One line per run (name -> its fused validation points) of `metric` against epochs."""
+def curves_title(curves: dict[str, FusedCurve], metric: str) -> str:
+    """'Fused validation accuracy', or a title that says some lines are training curves."""
+    if any(c.split == "train" for c in curves.values() if not c.empty):
+        return t(f"runs.curve_{metric}_with_training")
+    return t(f"runs.curve_{metric}")
+
+
+def fused_curves_figure(curves: dict[str, FusedCurve], metric: str, title: str) -> go.Figure:
+    """One line per run (name -> its fused points) of `metric` against epochs.
+
+    A run with no validation hold-out adds its training curve, dotted, its legend entry and hover
+    saying so: it scores images the model learns from, so it is no measure of generalisation.
+    """
     fig = go.Figure()
-    for i, (name, frame) in enumerate(curves.items()):
-        if frame.empty:
+    value = "%{y:.2%}" if metric == "accuracy" else "%{y:.4f}"
+    for i, (name, curve) in enumerate(curves.items()):
+        if curve.empty:
             continue
+        training = curve.split == "train"
+        label = t("runs.curve_training_name", name=name) if training else name
+        note = t("runs.curve_training_hover") if training else t("runs.curve_validation_hover")
         fig.add_scatter(
-            x=frame["epoch"].tolist(),
-            y=frame[metric].tolist(),
-            mode="lines+markers",
-            name=name,
-            line={"color": run_color(i)},
+            x=curve.points["epoch"].tolist(),
+            y=curve.points[metric].tolist(),
+            mode="lines" if training else "lines+markers",
+            name=label,
+            line={"color": run_color(i), "dash": "dot" if training else "solid"},
+            hovertemplate=f"{value} ({note})",
         )
     fig.update_layout(
         title={"text": title, "x": 0.02},
