@@ -22,11 +22,12 @@ data: $(STAMP)
 	$(PY) scripts/fetch_mnist.py
 
 # Debian's Chromium drives the browser tests (Playwright's own browser download is not used), and
-# fonts-noto-cjk gives it (and Graphviz) the Chinese glyphs of the zh pages.
+# fonts-noto-cjk gives it (and Graphviz) the Chinese glyphs of the zh pages, fonts-noto-color-emoji the menu icons.
 browser-deps:
-	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -q "Noto Sans CJK"; } || { \
+	@{ command -v chromium >/dev/null 2>&1 && fc-list 2>/dev/null | grep -q "Noto Sans CJK" \
+		&& fc-list 2>/dev/null | grep -q "Noto Color Emoji"; } || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-noto-cjk; }
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji; }
 
 run: setup
 	$(VENV)/bin/streamlit run app.py --server.headless true --server.port $(PORT) \
