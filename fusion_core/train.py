@@ -372,6 +372,7 @@ def train(
     *,
     on_event: EventHandler | None = None,
     stop_event: threading.Event | None = None,
+    on_trained: Callable[[float], None] | None = None,
     log_every: int = LOG_EVERY,
     val_per_epoch: int = VAL_PER_EPOCH,
     monitor_size: int = MONITOR_SIZE,
@@ -386,6 +387,8 @@ def train(
     weights and the history so far are kept and the outcome's status is 'stopped'.
     `jit_compile=None` lets `choose_jit_compile` decide from the run's length;
     `steps_per_execution=None` lets `choose_steps_per_execution` decide from the model's size.
+    `on_trained(epochs)` is called the moment the members' training ends (stopped or not), before
+    a learned head is fitted and long before the caller scores the test set.
     """
     t_start = time.perf_counter()
     config.validate()
@@ -422,6 +425,8 @@ def train(
     device = device_info()
     if stop_event is not None and stop_event.is_set():
         plain = ungroup(model, config, jit_compile=jit_compile)
+        if on_trained is not None:
+            on_trained(0.0)
         return TrainOutcome(plain, "stopped", device=device, steps_per_execution=steps_per_execution)
     # The untrained model's validation point (chance level), before the training function is traced:
     # tracing takes seconds, and the chart should not stay empty meanwhile.
@@ -447,6 +452,8 @@ def train(
         callbacks=callbacks,
     )
     seconds = time.perf_counter() - t0
+    if on_trained is not None:
+        on_trained(round(streaming.step / steps, 4))
     # A learned head is then fitted to convergence on the frozen members' held-out outputs; one
     # more validation point shows the fused curve's jump.
     # The head is fitted on the plain layout: ungrouping rebuilds the model, and the head's choice
