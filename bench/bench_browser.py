@@ -60,6 +60,7 @@ GOALS_S = {
 }
 WATCHERS = 10
 WATCH_S = 12.0
+WATCH_LOAD_S = 180.0  # how long the ten pages get to show the run, all together
 WATCH_FORM = "f=parallel&k=3&l=1&u=128&ep=50&n=54000"
 ACCURACY = "Accuracy"
 RESULTS = "Results on the 10,000 test images"
@@ -259,14 +260,25 @@ def measure_watchers(browser, url: str) -> dict:
         train_button(owner).click()
         wait_count(owner, "Accuracy", 1, timeout_s=120)
         run_id = int(owner.url.split("run=")[1].split("&")[0])
-        watchers = [owner]
+        watchers, opened = [owner], time.monotonic()
         for _ in range(WATCHERS - 1):  # the nine other browsers load the page at the same time
             page = new_page(browser)
             page.goto(f"{url}/train?run={run_id}", wait_until="commit", timeout=120_000)
             watchers.append(page)
-        for page in watchers:
-            wait_count(page, "Accuracy", 1, timeout_s=120)
-            install_point_recorder(page, ["Accuracy"], ".st-key-train_live_stop button")
+        loads = []  # seconds until each watcher's chart showed a point; None when it never did
+        for i, page in enumerate(watchers):
+            try:
+                left = WATCH_LOAD_S - (time.monotonic() - opened)
+                wait_count(page, "Accuracy", 1, timeout_s=max(5.0, left))
+                loads.append(round(time.monotonic() - opened, 1))
+                install_point_recorder(page, ["Accuracy"], ".st-key-train_live_stop button")
+            except AssertionError:
+                loads.append(None)
+                try:  # what it showed instead, for whoever reads the numbers
+                    page.screenshot(path=f"{tempfile.gettempdir()}/bench_watcher_{i}.png", timeout=10_000)
+                except Exception as exc:  # noqa: BLE001 - a page too busy to draw a screenshot
+                    print(f"ten_watchers: no screenshot of browser {i}: {type(exc).__name__}")
+        print(f"ten_watchers: seconds until each browser's chart showed a point: {loads}")
         started = time.monotonic()
         extra = new_page(browser)
         try:
@@ -280,7 +292,10 @@ def measure_watchers(browser, url: str) -> dict:
         time.sleep(max(0.0, WATCH_S - (time.monotonic() - started)))
         watched = time.monotonic() - started
         updates = []
-        for page in watchers:
+        for page, load in zip(watchers, loads, strict=True):
+            if load is None:  # never showed the chart: no updates seen
+                updates.append(0)
+                continue
             counts = [n for n, running, _ in observed_counts(page, "Accuracy") if running and n]
             updates.append(len(set(counts)) - 1)  # changes seen after the recorder started
         status = owner.locator('[data-testid="stAlert"], [data-testid="stProgress"]').first.inner_text()
