@@ -198,11 +198,13 @@ def test_the_heartbeat_comes_from_its_own_thread_while_a_job_blocks(store):
 def test_progress_reports_step_total_and_time_left(store, synthetic):
     worker = Worker(store, data_loader=lambda: synthetic, once=True)
     run_id = jobs.submit(store, tiny(epochs=2))
-    assert jobs.job_state(store, run_id) == {"status": "queued", "queue_position": 1, "progress": None}
+    assert jobs.job_state(store, run_id) == {"status": "queued", "queue_position": 1, "progress": None,
+                                             "stop_requested": False, "trained_epochs": None}  # fmt: skip
     worker.serve()
     state = jobs.job_state(store, run_id)
     progress = state["progress"]
     assert state["status"] == "done" and state["queue_position"] is None
+    assert state["trained_epochs"] == 2.0 and not state["stop_requested"]  # recorded when fit() returned
     assert progress["step"] == progress["total_steps"] == 10
     assert progress["epoch"] == 2.0
     assert progress["fraction"] == 1.0 and progress["seconds_left"] == 0
