@@ -83,7 +83,11 @@ def run_job(
                 on_event(event)
 
         outcome, results, timings = train_and_evaluate(
-            config, data_loader, on_event=handle, stop_event=stop_event
+            config,
+            data_loader,
+            on_event=handle,
+            stop_event=stop_event,
+            on_trained=lambda epochs: mark_trained(store, run_id, epochs),
         )
         path = save_model_atomically(outcome.model, model_path_for(run_id))
         results["model_bytes"] = path.stat().st_size
@@ -95,6 +99,15 @@ def run_job(
         _discard_model(run_id)  # a model whose run is not 'done' must not look usable
         record_failure(store, run_id, friendly_error(exc))
         return "failed"
+
+
+def mark_trained(store: RunStore, run_id: int, epochs: float) -> None:
+    """Record that training ended (a page shows "stopped" from then on); never raising: the run's
+    final record, written by `finish()` after scoring, is what must not be lost."""
+    try:
+        store.mark_trained(run_id, epochs)
+    except Exception:  # noqa: BLE001 - a locked store: the page waits for the final status instead
+        log.warning("run %s: could not record the end of its training", run_id, exc_info=True)
 
 
 def replace_atomically(path: Path, write: Callable[[str], Any]) -> Path:
@@ -150,6 +163,7 @@ def train_and_evaluate(
     *,
     on_event: Callable[[dict], None] | None = None,
     stop_event: threading.Event | None = None,
+    on_trained: Callable[[float], None] | None = None,
 ) -> tuple[Any, dict, dict]:
     """Load and split the data, train and evaluate: (TrainOutcome, results, timings), nothing stored.
 
@@ -164,7 +178,7 @@ def train_and_evaluate(
     tc = config.training
     data = prepare_data(data_loader(), tc.train_size, tc.validation_fraction, tc.seed)
     data_seconds = time.perf_counter() - t0
-    outcome = train(config, data, on_event=on_event, stop_event=stop_event)
+    outcome = train(config, data, on_event=on_event, stop_event=stop_event, on_trained=on_trained)
     t1 = time.perf_counter()
     results = evaluate(outcome.model, data.x_test, data.y_test, config.fusion.num_members)
     results.update(
@@ -225,7 +239,9 @@ def request_stop(store: RunStore, run_id: int) -> bool:
 
 
 def job_state(store: RunStore, run_id: int) -> dict[str, Any]:
-    """Status, queue position and progress (step, total steps, epoch, seconds left) of a job.
+    """Status, queue position and progress (step, total steps, epoch, seconds left) of a job, with
+    `stop_requested` and `trained_epochs` (None until its training ended; then the test set is
+    being scored and the status is still 'running').
 
     Read from the store alone, so any process can follow any job. A running job whose worker is
     gone is marked interrupted here, so a page never waits on a dead worker.
@@ -234,10 +250,13 @@ def job_state(store: RunStore, run_id: int) -> dict[str, Any]:
     if run is not None and run["status"] == "running" and run.get("worker_id") and store.mark_lost_jobs():
         run = store.get_run(run_id)
     if run is None:
-        return {"status": "missing", "queue_position": None, "progress": None}
+        return {"status": "missing", "queue_position": None, "progress": None,
+                "stop_requested": False, "trained_epochs": None}  # fmt: skip
     status = run["status"]
     return {
         "status": status,
+        "stop_requested": bool(run.get("stop_requested")),
+        "trained_epochs": run.get("trained_epochs"),
         "queue_position": store.queue_position(run_id) if status == "queued" else None,
         "progress": progress_from_row(store.last_metric(run_id), _epochs(run))
         if status != "queued"

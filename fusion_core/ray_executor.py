@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 CPUS_ENV = "FUSION_LAB_RAY_CPUS"  # CPUs a job reserves on its node (default 1)
 GPUS_ENV = "FUSION_LAB_RAY_GPUS"  # GPUs a job reserves on its node (default 0; 0.5 shares one)
+TRAINED = "trained_epochs"  # the event key of the end-of-training marker a task sends
 POLL_S = 0.2  # how often the driver drains events and forwards a stop request
 HEARTBEAT_S = 2.0  # how often the driver touches the run's heartbeat while its task trains
 _STOP_POLL_S = 0.1  # how often a task asks the channel whether a stop was requested
@@ -211,7 +212,12 @@ def _train_task(config_dict: dict, run_id: int, channel: Any, data_loader: jobs.
         def send(event: dict) -> None:  # flattened here, so the driver never needs Keras
             channel.put.remote(run_id, (event_rows(event), event))
 
-        outcome, results, timings = jobs.train_and_evaluate(config, loader, on_event=send, stop_event=stop)
+        def trained(epochs: float) -> None:  # no rows: a marker the driver records with mark_trained
+            channel.put.remote(run_id, ([], {TRAINED: epochs}))
+
+        outcome, results, timings = jobs.train_and_evaluate(
+            config, loader, on_event=send, stop_event=stop, on_trained=trained
+        )
         with tempfile.TemporaryDirectory(prefix="fusion-ray-") as tmp:
             path = Path(tmp) / f"run_{run_id}.keras"
             outcome.model.save(path)
@@ -316,6 +322,9 @@ def _follow(ray, store, run_id, ref, channel, should_stop, on_event) -> str:
             store.mark_running(run_id, backend=info["backend"], device=info["device"])
             started = True
         for rows, event in events:
+            if TRAINED in event:
+                jobs.mark_trained(store, run_id, event[TRAINED])
+                continue
             store.append_metrics(run_id, rows)
             if on_event is not None:
                 on_event(event)

@@ -31,7 +31,7 @@ from typing import Any, Self
 
 from fusion_core import paths
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 10.0
 # A worker writes its heartbeat every second from a thread of its own, so tracing or a slow batch
 # never delays it; ten seconds without one means the worker is gone.
@@ -75,6 +75,9 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
             run_id INTEGER)""",
         "CREATE INDEX IF NOT EXISTS runs_status ON runs (status, id)",
     ),
+    # Version 3: the epochs a run trained, written the moment its training ends (before the test
+    # set is scored), so a stopped run reads as stopped at once; NULL while it still trains.
+    3: ("ALTER TABLE runs ADD COLUMN trained_epochs REAL",),
 }
 
 
@@ -323,6 +326,14 @@ class RunStore:
             "status = ?, finished_at = ?, heartbeat_at = ?, results_json = ?, error = ?, timings_json = ?",
             (status, now, now, _dumps(results), error, _dumps(timings)),
         )
+
+    def mark_trained(self, run_id: int, epochs: float) -> None:
+        """Training of a running run has ended after `epochs` (a fraction); scoring and saving follow.
+
+        Its status stays 'running' until `finish()`: a page shows "stopped" from here on, and the
+        results when they arrive.
+        """
+        self._update(run_id, "trained_epochs = ?, heartbeat_at = ?", (float(epochs), time.time()))
 
     def set_model_path(self, run_id: int, path: str | os.PathLike[str]) -> None:
         self._update(run_id, "model_path = ?", (os.fspath(path),))

@@ -194,6 +194,7 @@ class StreamingCallback(keras.callbacks.Callback):
         self.step = 0
         self.epoch = 0
         self.stop_requested = False
+        self.on_stop: Callable[[float], None] | None = None  # set by train(): its on_trained hook
         self.t0 = time.perf_counter()  # train() start: `elapsed` includes building, like the user's wait
         self._last_batch = 0  # batches of this epoch done at the previous call
         self._window_start = (0, {})  # (rows seen this epoch, cumulative means) at the last point
@@ -249,6 +250,13 @@ class StreamingCallback(keras.callbacks.Callback):
     def _stop_set(self) -> bool:
         return self.stop_event is not None and self.stop_event.is_set()
 
+    def _announce_stop(self) -> None:
+        """`on_stop(epochs)` once, the moment a stop request is honoured: before the last points
+        are measured and fit() returns, so a watcher can say "stopped" without waiting for them."""
+        if self.on_stop is not None and not self.stop_requested:
+            self.on_stop(round(self.step / self.steps_per_epoch, 4))
+            self.on_stop = None
+
     # -- Keras hooks --------------------------------------------------------------------------
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
@@ -263,6 +271,8 @@ class StreamingCallback(keras.callbacks.Callback):
         self.step = self.epoch * self.steps_per_epoch + done
         logs = logs or {}
         stop = self._stop_set()
+        if stop:
+            self._announce_stop()
         last_of_epoch = done == self.steps_per_epoch
         crossed_log = done // self.log_every > before // self.log_every
         crossed_val = any(before < p <= done for p in self.val_points)
@@ -273,6 +283,7 @@ class StreamingCallback(keras.callbacks.Callback):
             self.validation_point(batch)
         if not stop and self._stop_set():  # requested while the points above were handled
             stop = True
+            self._announce_stop()
             if not trained:
                 self._train_point(batch, logs)
             if not crossed_val:
@@ -359,6 +370,7 @@ def train(
     *,
     on_event: EventHandler | None = None,
     stop_event: threading.Event | None = None,
+    on_trained: Callable[[float], None] | None = None,
     log_every: int = LOG_EVERY,
     val_per_epoch: int = VAL_PER_EPOCH,
     monitor_size: int = MONITOR_SIZE,
@@ -373,6 +385,9 @@ def train(
     weights and the history so far are kept and the outcome's status is 'stopped'.
     `jit_compile=None` lets `choose_jit_compile` decide from the run's length;
     `steps_per_execution=None` lets `choose_steps_per_execution` decide from the model's size.
+    `on_trained(epochs)` is called once, the moment the members' training ends: when a stop request
+    is honoured (before the last points are measured), else when fit() returns; before a learned
+    head is fitted and long before the caller scores the test set.
     """
     t_start = time.perf_counter()
     config.validate()
@@ -405,10 +420,13 @@ def train(
         padded_size=steps * tc.batch_size,
     )
     streaming.t0 = t_start
+    streaming.on_stop = on_trained
     streaming.set_model(model)
     device = device_info()
     if stop_event is not None and stop_event.is_set():
         plain = ungroup(model, config, jit_compile=jit_compile)
+        if on_trained is not None:
+            on_trained(0.0)
         return TrainOutcome(plain, "stopped", device=device, steps_per_execution=steps_per_execution)
     # The untrained model's validation point (chance level), before the training function is traced:
     # tracing takes seconds, and the chart should not stay empty meanwhile.
@@ -434,6 +452,8 @@ def train(
         callbacks=callbacks,
     )
     seconds = time.perf_counter() - t0
+    if on_trained is not None and not streaming.stop_requested:  # a stop has announced itself
+        on_trained(round(streaming.step / steps, 4))
     # A learned head is then fitted to convergence on the frozen members' held-out outputs; one
     # more validation point shows the fused curve's jump.
     # The head is fitted on the plain layout: ungrouping rebuilds the model, and the head's choice

@@ -41,6 +41,10 @@ LAB = "robust"
 MAX_MODELS = 6
 MEASURED = "robust_measured"  # the (run id, kind) pairs this visitor has measured
 SHOWN = "robust_minute_shown"  # the one-minute experiments whose runs this visitor has been shown
+GRID_DRAWN = "robust_grid_drawn"  # the (runs, kind, strength) whose example grid this visitor has seen
+GRID_PHASE = "robust_grid_phase"  # ("paint" | "load", that key) while the grid is deferred
+PAGE_DRAWN = "robust_page_drawn"  # False while the page's script runs, True once it has finished
+GRID_DEFER_S = 0.2  # how soon after the first paint the grid is predicted and drawn
 
 
 def show_minute_runs(ids: list[int]) -> None:
@@ -131,14 +135,42 @@ with st.container(border=True):
     )
 
 chosen_runs = [by_id[i] for i in chosen]
+
+
+def examples(runs: list[dict], kind: str, strength: float, shown: tuple) -> None:
+    """The damaged digits and each model's prediction, drawn after the page's first paint.
+
+    Predicting loads the models into the prediction process (seconds the first time), so a page
+    whose grid is not drawn yet shows its controls and a progress bar first; this fragment's next
+    run, a moment later, predicts and draws the grid, then reruns the page once so it stops polling.
+    """
+    if st.session_state.get(GRID_PHASE) == ("paint", shown):
+        st.session_state[GRID_PHASE] = ("load", shown)  # the next run of this fragment predicts
+        st.progress(0.0, text=t("robust.examples.loading"))
+        return
+    try:
+        perturbed_grid(runs, mnist, kind, strength)
+    except Exception as exc:  # noqa: BLE001 - a damaged, vanished or unreadable model file
+        st.error(t("robust.unreadable_any", error=safe(exc)), icon="⚠️")
+    st.session_state[GRID_PHASE] = None
+    first_time = shown not in st.session_state[GRID_DRAWN]
+    st.session_state[GRID_DRAWN].add(shown)
+    if first_time and st.session_state.get(PAGE_DRAWN):  # a run of this fragment alone: stop polling
+        st.rerun(scope="app")
+
+
+st.session_state[PAGE_DRAWN] = False
 if mnist is not None and chosen_runs:
     st.subheader(t("robust.examples"), divider="gray")
     st.caption(t("robust.examples.caption"))
     st.markdown("  \n".join(f"**{tag(i)}** · {safe(run_label(run))}" for i, run in enumerate(chosen_runs)))
-    try:
-        perturbed_grid(chosen_runs, mnist, kind, strength)
-    except Exception as exc:  # noqa: BLE001 - a damaged, vanished or unreadable model file
-        st.error(t("robust.unreadable_any", error=safe(exc)), icon="⚠️")
+    grid_key = (tuple((run["id"], model_mtime(run)) for run in chosen_runs), kind, strength)
+    drawn = st.session_state.setdefault(GRID_DRAWN, set())
+    # Deferred once per choice; a rerun that comes before the fragment's own run predicts at once.
+    deferred = grid_key not in drawn and st.session_state.get(GRID_PHASE) != ("load", grid_key)
+    if deferred:
+        st.session_state[GRID_PHASE] = ("paint", grid_key)
+    st.fragment(examples, run_every=GRID_DEFER_S if deferred else None)(chosen_runs, kind, strength, grid_key)
 
 st.subheader(t("robust.curve"), divider="gray")
 button_col, members_col = st.columns([1, 3], vertical_alignment="center")
@@ -180,3 +212,4 @@ figure = robustness_figure(curves, label=label, unit=unit, members=members, stre
 st.plotly_chart(figure, key="robust_chart")
 
 what_to_look_for("robust")
+st.session_state[PAGE_DRAWN] = True  # the examples fragment's later runs are runs of it alone

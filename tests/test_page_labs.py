@@ -274,7 +274,11 @@ def test_robustness_grid_and_curves_for_the_newest_single_and_fusion(lab):
     at = open_page("robustness")
     assert at.multiselect(key="robust_runs").value == [single, fusion]
     assert len(at.multiselect(key="robust_runs").options) == 3 and old not in (single, fusion)
+    # the first paint: the controls and a progress bar; the grid follows in the fragment's next run
+    assert not at.image and "Loading the models" in at.get("progress")[0].text
+    at.run()  # AppTest has no browser to run the fragment on its timer; a rerun draws it at once
     assert len(at.image) == 10  # one digit of each class
+    assert not at.get("progress")
     assert any(":green[" in m.value or ":red[" in m.value for m in at.markdown)
     assert figure_points(plotly_specs(at)[-1]) == 0
 
@@ -294,7 +298,7 @@ def test_robustness_with_a_damaged_model_file_says_which_file(lab):
     )
     with open(store.get_run(run_id)["model_path"], "wb") as f:
         f.write(b"no longer a model")
-    at = open_page("robustness")
+    at = open_page("robustness").run()  # the grid follows the first paint
     assert not at.exception, at.exception
     # the file named, as text (Markdown-escaped: ui.text.safe)
     assert any(f"run\\_{run_id}\\.keras could not be loaded" in e.value for e in at.error)
@@ -311,7 +315,7 @@ def test_robustness_with_an_unreadable_model_says_so_and_keeps_the_page(lab):
     broken = finished_run(store, fusion, accuracy=0.7, params=1, seconds=1)
     store.rename(broken, "![](http://example.invalid/x.png) broken")
     paths.models_dir().joinpath(f"run_{broken}.keras").write_bytes(b"not a keras file")
-    at = open_page("robustness")
+    at = open_page("robustness").run()  # the grid follows the first paint
     assert not at.exception, at.exception
     assert at.multiselect(key="robust_runs").value == [good, broken]
     assert any("A chosen model cannot be used" in e.value for e in at.error)

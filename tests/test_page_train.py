@@ -7,6 +7,8 @@ because both import it when called.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from page_support import APP, PAGE_TIMEOUT, figure_points, open_page, plotly_specs, wait_for
@@ -199,6 +201,31 @@ def test_stop_button_stops_the_run(lab):
     run = get_store().get_run(at.session_state["train_run_id"])
     assert run["status"] == "stopped" and run["results"]["epochs_completed"] < 50
     assert at.session_state["train_live_cache"]["rows"], "curves measured before the stop are kept"
+
+
+def test_a_stopped_run_shows_stopped_while_its_test_score_is_computed(lab, monkeypatch):
+    from fusion_core import evaluate as evaluate_module
+
+    release = threading.Event()
+    real = evaluate_module.evaluate
+    monkeypatch.setattr(evaluate_module, "evaluate", lambda *a, **k: release.wait(120) and real(*a, **k))
+    at = open_train_page()
+    set_tiny_config(at, epochs=50, batch=16)
+    at.button(key="train_button").click().run()
+    wait_for(at, lambda a: any("step" in p.text for p in a.get("progress")))
+    at.button(key="train_live_stop").click().run()
+    try:
+        wait_for(at, lambda a: any("still being computed" in w.value for w in a.warning))
+        shown = next(w.value for w in at.warning if "still being computed" in w.value)
+        run = get_store().get_run(at.session_state["train_run_id"])
+        assert run["status"] == "running" and run["results"] is None  # shown before the score exists
+        assert f"Stopped at epoch {run['trained_epochs']:.2f}" in shown
+        assert not at.dataframe
+    finally:
+        release.set()
+    wait_for(at, lambda a: len(a.dataframe) > 0)
+    assert any("the results are for the model as it was then" in w.value for w in at.warning)
+    assert get_store().get_run(at.session_state["train_run_id"])["status"] == "stopped"
 
 
 def caption_texts(at: AppTest) -> list[str]:

@@ -564,7 +564,7 @@ def test_a_version_1_store_is_migrated_keeping_every_run(tmp_path):
     conn.close()
 
     store = RunStore(path)
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
     runs = store.list_runs()
     assert [(r["name"], r["status"]) for r in reversed(runs)] == [("old 0", "done"), ("old 1", "failed"),
                                                                  ("old 2", "stopped")]  # fmt: skip

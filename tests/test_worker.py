@@ -127,6 +127,46 @@ def test_stopping_a_running_job_stops_training_and_keeps_curves_and_model(store,
     assert store.list_workers() == []  # its row leaves with it
 
 
+def slow_scoring(monkeypatch) -> tuple[threading.Event, threading.Event]:
+    """Make scoring on the test set wait: (scoring started, release it)."""
+    from fusion_core import evaluate as evaluate_module
+
+    scoring, release = threading.Event(), threading.Event()
+    real = evaluate_module.evaluate
+
+    def held(*args, **kwargs):
+        scoring.set()
+        release.wait(120)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate_module, "evaluate", held)
+    return scoring, release
+
+
+def test_a_stopped_run_reads_as_stopped_before_its_test_score_exists(store, synthetic, monkeypatch):
+    scoring, release = slow_scoring(monkeypatch)
+    worker = Worker(store, data_loader=lambda: synthetic, poll_seconds=0.1)
+    thread = start(worker)
+    run_id = jobs.submit(store, tiny(epochs=50))
+    wait_until(lambda: store.metrics(run_id), what="the first metric rows")
+    assert jobs.job_state(store, run_id)["trained_epochs"] is None  # still training
+    assert jobs.request_stop(store, run_id)
+    wait_until(scoring.is_set, 60, "scoring to begin")
+    state = jobs.job_state(store, run_id)
+    try:
+        assert state["status"] == "running" and state["stop_requested"]
+        assert state["trained_epochs"] is not None and 0 < state["trained_epochs"] < 50
+        assert store.get_run(run_id)["results"] is None  # the test score does not exist yet
+    finally:
+        release.set()
+    wait_until(lambda: store.get_run(run_id)["status"] not in jobs.ACTIVE, 60, "the final status")
+    run = store.get_run(run_id)
+    assert run["status"] == "stopped" and run["results"]["epochs_completed"] == state["trained_epochs"]
+    assert Path(run["model_path"]).exists() and store.metrics(run_id)
+    worker.close()
+    thread.join(30)
+
+
 # -- heartbeat, progress, failures -------------------------------------------------------------------
 
 
@@ -158,11 +198,13 @@ def test_the_heartbeat_comes_from_its_own_thread_while_a_job_blocks(store):
 def test_progress_reports_step_total_and_time_left(store, synthetic):
     worker = Worker(store, data_loader=lambda: synthetic, once=True)
     run_id = jobs.submit(store, tiny(epochs=2))
-    assert jobs.job_state(store, run_id) == {"status": "queued", "queue_position": 1, "progress": None}
+    assert jobs.job_state(store, run_id) == {"status": "queued", "queue_position": 1, "progress": None,
+                                             "stop_requested": False, "trained_epochs": None}  # fmt: skip
     worker.serve()
     state = jobs.job_state(store, run_id)
     progress = state["progress"]
     assert state["status"] == "done" and state["queue_position"] is None
+    assert state["trained_epochs"] == 2.0 and not state["stop_requested"]  # recorded when fit() returned
     assert progress["step"] == progress["total_steps"] == 10
     assert progress["epoch"] == 2.0
     assert progress["fraction"] == 1.0 and progress["seconds_left"] == 0

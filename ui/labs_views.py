@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import streamlit as st
 
 from fusion_core.config import RunConfig
@@ -27,7 +28,7 @@ from fusion_core.experiments import (
 from fusion_core.limits import format_minutes
 from fusion_core.store import RunStore
 from ui.i18n import t
-from ui.labs import PLAN_PARAM, Point, lab_overrides, run_training_accuracy
+from ui.labs import PLAN_PARAM, Point, lab_overrides, model_mtime, run_training_accuracy
 from ui.labs_charts import config_label, short_count, variant_code, variant_label
 from ui.predict_ui import (
     describe_config,
@@ -167,14 +168,24 @@ def tag(i: int) -> str:
     return chr(ord("A") + i)
 
 
+@st.cache_data(show_spinner=False, max_entries=256)
+def grid_predictions(
+    model_path: str, mtime: float | None, kind: str, strength: float, _images: np.ndarray
+) -> np.ndarray:
+    """A model's fused predictions of the grid's damaged digits (cached: the same digits and damage
+    for the same kind and strength), computed by the labs prediction process."""
+    flat = _images.reshape(len(_images), -1)
+    return get_predictor("labs").probabilities(model_path, flat)[FUSED].argmax(axis=1)
+
+
 def perturbed_grid(runs: Sequence[dict], mnist: MnistData, kind: str, strength: float) -> None:
     """One test digit of each class at this strength, each model's fused prediction below it."""
     idx = sample_indices(mnist.y_test, per_class=GRID_DIGITS)
     images = perturbed_examples(mnist.x_test[idx], kind, strength, n=len(idx))
     truth = mnist.y_test[idx].astype(int)
-    predictor = get_predictor("labs")
-    flat = images.reshape(len(idx), -1)
-    predictions = [predictor.probabilities(run["model_path"], flat)[FUSED].argmax(axis=1) for run in runs]
+    predictions = [
+        grid_predictions(run["model_path"], model_mtime(run), kind, strength, images) for run in runs
+    ]
     for column, j in zip(st.columns(len(idx)), range(len(idx)), strict=True):
         column.image(enlarge(images[j], scale=4), caption=t("robust.true", digit=truth[j]), width="stretch")
         lines = [

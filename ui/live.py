@@ -138,9 +138,16 @@ def _stop(run_id: int, key: str) -> None:
 def _status_block(run_id: int, key: str, state: dict) -> None:
     """Progress bar, queue notice and Stop button of an active run."""
     status, progress = state["status"], state.get("progress")
-    stopping = st.session_state.get(f"{key}_stopping") == run_id
+    trained = state.get("trained_epochs")  # training has ended; the test set is being scored
+    stopped = trained is not None and state.get("stop_requested")
+    stopping = stopped or st.session_state.get(f"{key}_stopping") == run_id
     bar_col, stop_col = st.columns([6, 1], vertical_alignment="bottom")
-    if status == "queued":
+    if stopped:  # shown the moment the stop is honoured, not once the test score exists
+        bar_col.warning(t("live.stopped_scoring", epoch=trained))
+        bar_col.progress(1.0, text=t("live.scoring"))
+    elif trained is not None:
+        bar_col.progress(1.0, text=t("live.scoring"))
+    elif status == "queued":
         ahead = [r for r in jobs.active_runs(get_store()) if r < run_id]
         notice = "live.queued" if len(ahead) == 1 else "live.queued_many"
         bar_col.info(t(notice, n=max(len(ahead), 1)), icon="⏳")
