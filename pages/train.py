@@ -43,8 +43,8 @@ run_id = remembered_run()
 run = get_store().get_run(run_id) if run_id is not None else None
 with folded(t("present.settings"), border=True):  # from a ready-made experiment, else the run on show
     config = config_ui("train", default=requested_config(run["config"] if run else None))
+    write_config(config, drop=LINK_SUPERSEDES)  # the URL follows the form: a copied link restores it
     copy_link_ui("train_share")  # inside the settings: presentation mode folds it away with them
-write_config(config, drop=LINK_SUPERSEDES)  # the URL follows the form: a copied link restores it
 show_note()
 
 if not presenting():
