@@ -15,7 +15,7 @@ from ui.charts import overlay_figure
 from ui.frame import require_frame
 from ui.i18n import t
 from ui.labs import action_row, intro, mnist_or_error, what_to_look_for
-from ui.labs_charts import gap_figure, gap_table, variant_colours, variant_label
+from ui.labs_charts import gap_figure, gap_table, variant_code, variant_colours, variant_label
 from ui.labs_views import overfit_variants
 from ui.limits_ui import note_run, queue_refusal
 from ui.live import ACTIVE, live_run, remember_run, remembered_run
@@ -77,7 +77,8 @@ clicked, summary_col = action_row(
 )
 summary_col.caption(t("overfit.summary", variant=variant, describe=describe(config), epochs=epochs))
 if clicked:
-    run_id, reused = jobs.reuse_or_submit(get_store(), config, name=f"overfit {variant}", kind="overfit")
+    name = f"overfit {variant_code(config.to_dict())}"  # a code: the store keeps no translated words
+    run_id, reused = jobs.reuse_or_submit(get_store(), config, name=name, kind="overfit")
     if not reused:
         note_run(run_id)
     if reused:  # never train the same network twice

@@ -29,10 +29,10 @@ from ui.labs_views import (
     minute_requested,
     perturbed_grid,
     robust_minute_points,
-    run_label,
     tag,
 )
-from ui.predict_ui import finished_runs
+from ui.predict_ui import finished_runs, run_label
+from ui.run_names import run_title
 from ui.state import get_store
 from ui.text import plain, safe
 from ui.words import perturbation
@@ -190,7 +190,7 @@ def curve_rows(run: dict) -> list[dict] | None:
     try:
         return robustness_rows(run["id"], run["model_path"], model_mtime(run), kind)
     except Exception as exc:  # noqa: BLE001 - a damaged, vanished or unreadable model file
-        st.error(t("robust.unreadable", name=safe(run["name"]), error=safe(exc)), icon="⚠️")
+        st.error(t("robust.unreadable", name=safe(run_title(run)), error=safe(exc)), icon="⚠️")
         return None
 
 
@@ -199,7 +199,7 @@ if measure:  # fast inference, so on the script thread, one overwritten progress
     for i, run in enumerate(chosen_runs):
         bar.progress(
             i / len(chosen_runs),
-            text=t("robust.measuring", run=safe(run["name"]), i=i + 1, n=len(chosen_runs)),
+            text=t("robust.measuring", run=safe(run_title(run)), i=i + 1, n=len(chosen_runs)),
         )
         if curve_rows(run) is not None:
             st.session_state[MEASURED].add((run["id"], kind))

@@ -114,6 +114,17 @@ def test_an_unnamed_run_is_shown_by_its_config_and_a_named_one_by_its_name():
     assert run_label(named, None).count("soft vote") == 1
 
 
+def test_a_labs_own_name_is_shown_by_its_config_in_the_visitors_language(monkeypatch):
+    config = make_config("single", epochs=2, train_size=250).to_dict()
+    swept = {"id": 5, "name": "sweep single n=250 seed 0", "config": config, "kind": "sweep"}
+    renamed = {**swept, "name": "sweep of my class"}  # a person's name, though it begins alike
+    robust = {**swept, "name": "robustness 1 minute: single", "kind": "robustness"}
+    assert is_default_name(swept) and is_default_name(robust) and not is_default_name(renamed)
+    assert run_title(swept) == "MLP · 2 epochs · 250 images" and run_title(renamed) == "sweep of my class"
+    monkeypatch.setenv("FUSION_LAB_LANG", "zh")
+    assert "sweep" not in run_title(swept) and "250" in run_title(swept)
+
+
 def test_origins_group_what_the_store_records():
     kinds = {"train": "train", "quick": "draw", "sweep": "lab", "cost": "lab", "overfit": "lab",
              "upload": "upload", "cli": "cli"}  # fmt: skip

@@ -20,6 +20,7 @@ from fusion_core.registry import member_name
 from ui import words
 from ui.charts import member_kinds, series_label
 from ui.i18n import t
+from ui.run_names import run_title
 from ui.text import safe
 
 REFERENCE_PATH = Path(__file__).resolve().parent / "reference" / "diversity.json"
@@ -155,7 +156,7 @@ def comparison_column(run: dict | None, group: str) -> None:
         return
     d = diversity_of(run["results"])
     kinds = " + ".join(_kinds_of(run))
-    name = safe(run.get("name") or "")  # a visitor's run name is shown as text, never as Markdown
+    name = safe(run_title(run))  # a visitor's run name is shown as text, never as Markdown
     st.markdown(f"**{t(f'learn.diversity.{group}', run_id=run['id'], name=name, kinds=kinds)}**")
     _metrics(d)
 

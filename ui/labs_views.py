@@ -30,13 +30,7 @@ from fusion_core.store import RunStore
 from ui.i18n import t
 from ui.labs import PLAN_PARAM, Point, lab_overrides, model_mtime, run_training_accuracy
 from ui.labs_charts import config_label, short_count, variant_code, variant_label
-from ui.predict_ui import (
-    describe_config,
-    enlarge,
-    format_accuracy,
-    fused_test_accuracy,
-    sample_indices,
-)
+from ui.predict_ui import enlarge, sample_indices
 from ui.presets import MINUTE_SECONDS, cost_minute_configs, plan_seconds, robust_minute_configs
 from ui.state import get_predictor
 
@@ -154,13 +148,6 @@ def default_robust_runs(runs: Sequence[dict]) -> list[int]:
                 picks.append(run["id"])
                 break
     return picks
-
-
-def run_label(run: dict) -> str:
-    """'Run 12 · single, 2x512 relu · 97.91%', without repeating a description the name already holds."""
-    description = describe_config(run.get("config"))
-    name = run["name"] if description in run["name"] else f"{run['name']} · {description}"
-    return f"#{run['id']} {name} · {format_accuracy(fused_test_accuracy(run))}"
 
 
 def tag(i: int) -> str:

@@ -1,15 +1,18 @@
 """What a run is called on the pages, and where it came from.
 
 A run the store names by default ('Run 12', what `RunStore.create_run` gives a run started without
-a name) is shown by its configuration in a few words, in the visitor's language, computed when it
-is drawn: "5 × MLP · soft vote · 3 epochs" / "5 × 多层感知机 · 软投票 · 3 轮". The store keeps no
-translated words; a name someone gave a run is shown as it is.
+a name), and a lab's run (named by the engine, in English), is shown by its configuration in a few
+words, in the visitor's language, computed when it is drawn: "5 × MLP · soft vote · 3 epochs" /
+"5 × 多层感知机 · 软投票 · 3 轮". The store keeps no translated words; a name someone gave a run
+is shown as it is.
 
 A run's origin is the `kind` the store records for it (jobs.submit(kind=...), uploads, the CLI),
 grouped into the few origins a visitor filters by.
 """
 
 from __future__ import annotations
+
+import re
 
 from fusion_core.config import MNIST_TRAIN_SIZE, ConfigError, RunConfig
 from ui.i18n import t
@@ -18,10 +21,17 @@ from ui.i18n import t
 ORIGINS: dict[str, tuple[str, ...]] = {
     "train": ("train",),
     "draw": ("quick",),
-    "lab": ("sweep", "cost", "overfit"),
+    "lab": ("sweep", "cost", "overfit", "robustness"),
     "upload": ("upload",),
     "cli": ("cli",),
 }
+
+
+# The names the labs give their runs (ui/labs_views.py, pages/cost.py, pages/overfitting.py)
+LAB_NAMES = re.compile(
+    r"sweep \S+ n=\d+ seed \d+|robustness 1 minute: (single|fusion)"
+    r"|cost (single|parallel|serial|hybrid)\b.*|overfit [\w+@.-]+"
+)
 
 
 def origin_of(run: dict) -> str | None:
@@ -73,9 +83,12 @@ def _config(run: dict) -> RunConfig | None:
 
 
 def is_default_name(run: dict) -> bool:
-    """Whether the run still has the name the store gave it ('Run 12'), not one a person chose."""
+    """Whether the run's name is not one a person chose: the store's 'Run 12', or the name a lab gave
+    its run ('sweep single n=250 seed 0', written by the engine in English)."""
     name = (run.get("name") or "").strip()
-    return not name or name == f"Run {run.get('id')}"
+    if not name or name == f"Run {run.get('id')}":
+        return True
+    return origin_of(run) == "lab" and LAB_NAMES.fullmatch(name) is not None
 
 
 def run_title(run: dict) -> str:

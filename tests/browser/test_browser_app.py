@@ -74,6 +74,17 @@ def stop_run(page) -> None:
     expect(page.get_by_text(STOPPED)).to_be_visible(timeout=30_000)
 
 
+def final_run(run_store, run_id: int, timeout_s: float = 120) -> dict:
+    """The run once its status is final. The page says "Stopped at epoch N" as soon as training has
+    stopped; the worker then still scores the test set and saves the model before the final status."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        run = run_store.get_run(run_id)
+        if run["status"] not in ("queued", "running") or time.monotonic() > deadline:
+            return run
+        time.sleep(0.2)
+
+
 # -- 1. live training -------------------------------------------------------------------------------
 
 
@@ -126,7 +137,7 @@ def test_stop_ends_the_run_as_stopped(app_server, app_page, idle_runner, run_sto
 
     stop_run(page)
     screenshot(page, "train_stopped", scroll_to=page.get_by_text(STOPPED))
-    run = run_store.get_run(run_id)
+    run = final_run(run_store, run_id)
     assert run["status"] == "stopped", run["status"]
     assert 0 < run["results"]["epochs_completed"] < 20, run["results"]["epochs_completed"]
 
@@ -152,7 +163,7 @@ def test_refresh_mid_run_keeps_following_the_run(app_server, app_page, idle_runn
     screenshot(page, "train_after_reload", scroll_to=page.locator(STOP))
 
     stop_run(page)
-    assert run_store.get_run(run_id)["status"] == "stopped"
+    assert final_run(run_store, run_id)["status"] == "stopped"
 
 
 # -- 4. draw a digit --------------------------------------------------------------------------------
