@@ -35,9 +35,10 @@ def train_button(page):
 
 def test_live_charts_never_lose_points_and_tell_members_apart(app_server, app_page, idle_runner):
     page = app_page
-    # The quick preset: 3 members of 1x128 and a soft vote on 10,000 images; 6 epochs keep it
-    # training for several seconds, so many polls land while it runs.
-    open_page(page, f"{app_server.url}/train?preset=quick&epochs=6", ready=".st-key-train_button button")
+    # The quick preset: 3 members of 1x128 and a soft vote on 10,000 images. On a quiet machine an
+    # epoch takes about half a second, so 6 epochs left only a few of the page's polls (two a
+    # second) inside the run; 15 keep it training for several seconds.
+    open_page(page, f"{app_server.url}/train?preset=quick&epochs=15", ready=".st-key-train_button button")
     expect(train_button(page)).to_be_enabled(timeout=60_000)
     wait_count(page, ACCURACY, 0, timeout_s=60)  # Plotly loaded, the empty charts drawn
 
