@@ -293,34 +293,23 @@ def _fusion_ui(key, base: FusionConfig, compact: bool) -> FusionConfig:
     )
 
 
+# The one-click presets above the members' controls: (ui.presets name, icon)
+PRESET_BUTTONS = (("mixed", "🧩"), ("minute", "⏱️"), ("article_code", "📜"))
+
+
 def _members_ui(key, base: RunConfig, num_members: int, compact: bool):
     """(shared member, per-member list or None)."""
     if not compact:
         st.subheader(t("config.members"), divider="gray")
-        st.button(
-            t("config.preset_mixed"),
-            key=key("preset_mixed"),
-            icon="🧩",
-            on_click=use_preset,
-            args=(key("")[:-1], "mixed"),
-            help=t("config.preset_mixed.help"),
-        )
-        st.button(
-            t("config.preset_minute"),
-            key=key("preset_minute"),
-            icon="⏱️",
-            on_click=use_preset,
-            args=(key("")[:-1], "minute"),
-            help=t("config.preset_minute.help"),
-        )
-        st.button(
-            t("config.preset_article_code"),
-            key=key("preset_article_code"),
-            icon="📜",
-            on_click=use_preset,
-            args=(key("")[:-1], "article_code"),
-            help=t("config.preset_article_code.help"),
-        )
+        for preset, icon in PRESET_BUTTONS:
+            st.button(
+                t(f"config.preset_{preset}"),
+                key=key(f"preset_{preset}"),
+                icon=icon,
+                on_click=use_preset,
+                args=(key("")[:-1], preset),
+                help=t(f"config.preset_{preset}.help"),
+            )
     each = False
     if num_members > 1 and not compact:
         mode = st.radio(
